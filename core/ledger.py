@@ -1,0 +1,98 @@
+"""The write side: every change to a user's transactions, and what must happen with it.
+
+In ONE database transaction: write the rows, bump the user's `data_version` and mark the
+summary dirty. Commit. Then enqueue the user (one Upstash request). If the enqueue fails the
+change is still safe: the dirty marker lets the reconcile sweep find the user later.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from core.models import Transaction, User, utcnow
+from core.queue import JobQueue
+from core.users import ensure_user
+
+log = logging.getLogger("tally.ledger")
+
+SUMMARY_KIND = "financial-summary"
+
+
+@dataclass(frozen=True, slots=True)
+class NewTransaction:
+    date: dt.date
+    amount_minor: int
+    currency: str
+    description: str = ""
+    category: str | None = None
+    import_key: str | None = None
+
+
+def mark_changed(session: Session, user_id: str) -> None:
+    """Bump the data version and mark the summary dirty (inside the caller's transaction)."""
+    session.execute(
+        sa.update(User)
+        .where(col(User.id) == user_id)
+        .values(
+            data_version=col(User.data_version) + 1,
+            summary_dirty_since=sa.func.coalesce(col(User.summary_dirty_since), utcnow()),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def insert_transactions(
+    session: Session,
+    user_id: str,
+    rows: Sequence[NewTransaction],
+    statement_id: int | None = None,
+) -> None:
+    """Bulk insert in one statement (executemany), whatever the number of rows."""
+    if not rows:
+        return
+    now = utcnow()
+    session.execute(
+        sa.insert(Transaction),
+        [
+            {
+                "user_id": user_id,
+                "statement_id": statement_id,
+                "date": row.date,
+                "amount_minor": row.amount_minor,
+                "currency": row.currency,
+                "description": row.description,
+                "category": row.category,
+                "import_key": row.import_key,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for row in rows
+        ],
+    )
+
+
+def add_transactions(session: Session, user_id: str, rows: Sequence[NewTransaction]) -> None:
+    """Rows plus the version bump, in the caller's transaction (the caller commits)."""
+    ensure_user(session, user_id)
+    insert_transactions(session, user_id, rows)
+    mark_changed(session, user_id)
+
+
+def notify_queue(queue: JobQueue | None, user_id: str) -> bool:
+    """Enqueue after commit. Never raises: a failure is logged once and the sweep catches up."""
+    if queue is None:
+        return False
+    try:
+        queue.enqueue(user_id)
+    except Exception as exc:  # noqa: BLE001 - the data is committed; the queue is best effort
+        log.warning(
+            "enqueue failed (%s); the reconcile sweep will pick the user up", type(exc).__name__
+        )
+        return False
+    return True

@@ -1,0 +1,166 @@
+"""Database tables. Money is always integer minor units plus an ISO 4217 currency code.
+
+Schema changes go through Alembic (`migrations/`); a test checks the migrations match these models.
+"""
+
+import enum
+from datetime import UTC, datetime
+from datetime import date as Date
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Timestamps are aware UTC; SQLModel stores them as UTC on SQLite and Postgres alike."""
+    return datetime.now(UTC)
+
+
+class JobStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # will be retried
+    DEAD = "dead"  # gave up after MAX_ATTEMPTS, or can never succeed
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = (
+        # The reconcile sweep reads only dirty users, oldest first: keep that index small.
+        sa.Index(
+            "ix_users_summary_dirty_since",
+            "summary_dirty_since",
+            postgresql_where=sa.text("summary_dirty_since IS NOT NULL"),
+            sqlite_where=sa.text("summary_dirty_since IS NOT NULL"),
+        ),
+    )
+
+    id: str = Field(primary_key=True, max_length=255)
+    email: str | None = Field(default=None, max_length=320)
+    created_at: datetime = Field(default_factory=utcnow)
+    # Bumped in the same transaction as every change to the user's transactions.
+    data_version: int = Field(default=0, sa_type=sa.BigInteger)
+    # The data_version the stored summaries were computed from.
+    summary_version: int = Field(default=0, sa_type=sa.BigInteger)
+    # Set when data changes, cleared only by a summary computed from the current data_version.
+    summary_dirty_since: datetime | None = Field(default=None)
+
+
+class Statement(SQLModel, table=True):
+    __tablename__ = "statements"
+    __table_args__ = (sa.Index("ix_statements_user_created", "user_id", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    filename: str = Field(max_length=255)
+    format: str = Field(max_length=32)
+    sha256: str = Field(max_length=64)
+    size_bytes: int = Field(default=0)
+    row_count: int = Field(default=0)
+    imported_count: int = Field(default=0)
+    skipped_count: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Transaction(SQLModel, table=True):
+    __tablename__ = "transactions"
+    __table_args__ = (
+        sa.Index("ix_transactions_user_date", "user_id", "date", "id"),
+        # Re-uploading a statement must not import its rows twice.
+        sa.UniqueConstraint("user_id", "import_key", name="uq_transactions_user_import_key"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    statement_id: int | None = Field(
+        default=None, foreign_key="statements.id", sa_type=sa.BigInteger, ondelete="SET NULL"
+    )
+    date: Date
+    amount_minor: int = Field(sa_type=sa.BigInteger)
+    currency: str = Field(min_length=3, max_length=3)
+    description: str = Field(default="", max_length=500)
+    category: str | None = Field(default=None, max_length=100)
+    import_key: str | None = Field(default=None, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class FinancialSummary(SQLModel, table=True):
+    __tablename__ = "financial_summaries"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "currency", name="uq_financial_summaries_user_currency"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    currency: str = Field(min_length=3, max_length=3)
+    income_minor: int = Field(default=0, sa_type=sa.BigInteger)
+    expenses_minor: int = Field(default=0, sa_type=sa.BigInteger)
+    net_minor: int = Field(default=0, sa_type=sa.BigInteger)
+    transaction_count: int = Field(default=0)
+    first_date: Date | None = None
+    last_date: Date | None = None
+    # The richer figures (categories, months, merchants, ...) as one JSON document.
+    figures: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    source_version: int = Field(default=0, sa_type=sa.BigInteger)
+    computed_at: datetime = Field(default_factory=utcnow)
+
+
+class DrainRun(SQLModel, table=True):
+    __tablename__ = "drain_runs"
+
+    id: str = Field(primary_key=True, max_length=36)
+    kind: str = Field(max_length=64)
+    trigger: str = Field(max_length=32)
+    started_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    elapsed_ms: int = Field(default=0)
+    batches: int = Field(default=0)
+    claimed: int = Field(default=0)
+    succeeded: int = Field(default=0)
+    failed: int = Field(default=0)
+    retried: int = Field(default=0)
+    dead: int = Field(default=0)
+    reclaimed: int = Field(default=0)
+    reconciled: int = Field(default=0)
+    released: int = Field(default=0)
+    remaining: int | None = None
+    stop_reason: str = Field(default="", max_length=32)
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class BackgroundJob(SQLModel, table=True):
+    __tablename__ = "background_jobs"
+    __table_args__ = (sa.Index("ix_background_jobs_user_started", "user_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    kind: str = Field(max_length=64)
+    # Not a foreign key: a dead-lettered id may name a user that does not exist.
+    user_id: str = Field(max_length=255)
+    run_id: str | None = Field(default=None, max_length=36, index=True)
+    status: str = Field(max_length=16)
+    attempt: int = Field(default=1)
+    trigger: str = Field(default="", max_length=32)
+    source_version: int | None = Field(default=None, sa_type=sa.BigInteger)
+    changed: bool = Field(default=False)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    duration_ms: int = Field(default=0)
+    error: str | None = Field(default=None, max_length=2000)
+
+
+class Notification(SQLModel, table=True):
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_read_created", "user_id", "read_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    kind: str = Field(max_length=64)
+    title: str = Field(max_length=200)
+    body: str = Field(default="", max_length=2000)
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    job_id: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # Per optional channel (email, webhook): "sent", "skipped" or the error that stopped it.
+    channels: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = Field(default_factory=utcnow)
+    read_at: datetime | None = None

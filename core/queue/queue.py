@@ -1,0 +1,303 @@
+"""The job queue over Upstash Redis. Each transition is one atomic request and one log line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import cast
+
+from pydantic import BaseModel
+from upstash_redis import Redis
+
+from core.queue.keys import QueueKeys
+from core.queue.retry import Next, backoff_seconds, next_step
+from core.queue.scripts import ScriptName, run
+from core.settings import Settings
+
+log = logging.getLogger("tally.queue")
+
+Clock = Callable[[], float]
+MAX_ERROR_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: str
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    claim_id: str
+    jobs: tuple[ClaimedJob, ...]
+    deadline_ms: int = 0
+
+    @property
+    def ids(self) -> list[str]:
+        return [job.id for job in self.jobs]
+
+    def __len__(self) -> int:
+        return len(self.jobs)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    id: str
+    error: str
+    # A failure no retry can fix (say, the user does not exist): dead-letter at once.
+    permanent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SettleResult:
+    acked: int = 0
+    retried: int = 0
+    dead: int = 0
+    released: int = 0
+    lease_lost: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReapResult:
+    reclaimed: int = 0
+    dead: int = 0
+    promoted: int = 0
+
+
+class QueueStats(BaseModel):
+    pending: int
+    oldest_pending_age_seconds: float | None
+    leased: int
+    claims: int
+    oldest_lease_expires_in_seconds: float | None
+    retrying: int
+    next_retry_in_seconds: float | None
+    dead: int
+
+
+class DeadLetter(BaseModel):
+    id: str
+    attempts: int
+    error: str
+    dead_at: datetime
+
+
+@dataclass(slots=True)
+class _Outcome:
+    ok: list[str] = field(default_factory=list)
+    retry: list[tuple[str, int, str]] = field(default_factory=list)
+    dead: list[tuple[str, str]] = field(default_factory=list)
+    release: list[str] = field(default_factory=list)
+
+
+def _clip(error: str) -> str:
+    return error if len(error) <= MAX_ERROR_LENGTH else error[: MAX_ERROR_LENGTH - 1] + "…"
+
+
+class JobQueue:
+    def __init__(
+        self,
+        redis: Redis,
+        kind: str,
+        settings: Settings,
+        *,
+        clock: Clock = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.redis = redis
+        self.kind = kind
+        self.settings = settings
+        self.keys = QueueKeys(settings.queue_prefix, kind)
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    def _now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def enqueue(self, *ids: str, sweep: bool = False) -> int:
+        """Queue ids unless already pending. One request, whatever the number of ids.
+
+        `sweep=True` (the reconcile sweep) leaves out ids that wait for a retry or are dead.
+        """
+        if not ids:
+            return 0
+        keys = [self.keys.pending, self.keys.queued, self.keys.retry, self.keys.dead]
+        args: list[str | int] = [self._now_ms(), "1" if sweep else "0", *ids]
+        added = int(run(self.redis, ScriptName.ENQUEUE, keys, args))
+        log.info("enqueue kind=%s ids=%d added=%d sweep=%s", self.kind, len(ids), added, sweep)
+        return added
+
+    def claim(self, count: int, claim_id: str | None = None) -> Claim:
+        """Pop up to `count` ids, lease them and count the attempt. Safe to re-send."""
+        claim_id = claim_id or uuid.uuid4().hex
+        keys = [self.keys.pending, self.keys.queued, self.keys.claims, self.keys.jobs]
+        lease_ms = self.settings.lease_seconds * 1000
+        args: list[str | int] = [claim_id, count, self._now_ms(), lease_ms]
+        raw = run(self.redis, ScriptName.CLAIM, keys, args)
+        if not raw:
+            log.debug("claim kind=%s empty", self.kind)
+            return Claim(claim_id=claim_id, jobs=())
+        record = json.loads(raw)
+        jobs = tuple(ClaimedJob(id=str(i), attempt=int(a)) for i, a in record["jobs"])
+        log.info("claim kind=%s claim=%s ids=%d", self.kind, claim_id, len(jobs))
+        return Claim(claim_id=claim_id, jobs=jobs, deadline_ms=int(record["deadline"]))
+
+    def settle(
+        self,
+        claim: Claim,
+        *,
+        ok: Iterable[str] = (),
+        failed: Sequence[Failure] = (),
+        release: Iterable[str] = (),
+    ) -> SettleResult:
+        """Ack, retry, dead-letter and release the ids of one claim in one request."""
+        attempts = {job.id: job.attempt for job in claim.jobs}
+        outcome = _Outcome(ok=list(ok), release=list(release))
+        now_ms = self._now_ms()
+        for failure in failed:
+            attempt = attempts.get(failure.id, 1)
+            error = _clip(f"attempt {attempt}: {failure.error}")
+            step = next_step(attempt, self.settings.max_attempts, permanent=failure.permanent)
+            if step is Next.DEAD:
+                outcome.dead.append((failure.id, error))
+                continue
+            delay = backoff_seconds(
+                attempt,
+                self.settings.retry_base_seconds,
+                self.settings.retry_max_seconds,
+                self._rng,
+            )
+            outcome.retry.append((failure.id, now_ms + int(delay * 1000), error))
+        keys = [
+            self.keys.pending,
+            self.keys.queued,
+            self.keys.claims,
+            self.keys.jobs,
+            self.keys.retry,
+            self.keys.dead,
+        ]
+        document = json.dumps(
+            {
+                "ok": outcome.ok,
+                "retry": outcome.retry,
+                "dead": outcome.dead,
+                "release": outcome.release,
+            }
+        )
+        held = int(run(self.redis, ScriptName.SETTLE, keys, [claim.claim_id, now_ms, document]))
+        result = SettleResult(
+            acked=len(outcome.ok),
+            retried=len(outcome.retry),
+            dead=len(outcome.dead),
+            released=len(outcome.release),
+            lease_lost=held == 0,
+        )
+        log_level = logging.WARNING if result.lease_lost else logging.INFO
+        log.log(
+            log_level,
+            "settle kind=%s claim=%s acked=%d retried=%d dead=%d released=%d lease_lost=%s",
+            self.kind,
+            claim.claim_id,
+            result.acked,
+            result.retried,
+            result.dead,
+            result.released,
+            result.lease_lost,
+        )
+        return result
+
+    def release(self, claim: Claim) -> SettleResult:
+        """Give every id of an unprocessed claim back, at the front, without using an attempt."""
+        return self.settle(claim, release=claim.ids)
+
+    def reap(self) -> ReapResult:
+        """Expired leases back to pending (or dead after the last attempt); due retries promoted."""
+        keys = [
+            self.keys.pending,
+            self.keys.queued,
+            self.keys.claims,
+            self.keys.jobs,
+            self.keys.retry,
+            self.keys.dead,
+        ]
+        limit = max(1000, self.settings.drain_batch_size * 10)
+        args: list[str | int] = [self._now_ms(), self.settings.max_attempts, limit]
+        reclaimed, dead, promoted = (int(x) for x in run(self.redis, ScriptName.REAP, keys, args))
+        result = ReapResult(reclaimed=reclaimed, dead=dead, promoted=promoted)
+        if reclaimed or dead or promoted:
+            log.info(
+                "reap kind=%s reclaimed=%d dead=%d promoted=%d",
+                self.kind,
+                reclaimed,
+                dead,
+                promoted,
+            )
+        return result
+
+    def stats(self) -> QueueStats:
+        keys = [
+            self.keys.pending,
+            self.keys.queued,
+            self.keys.claims,
+            self.keys.retry,
+            self.keys.dead,
+        ]
+        data = json.loads(run(self.redis, ScriptName.STATS, keys, []))
+        now_ms = self._now_ms()
+
+        def seconds(ms: float | None, sign: int) -> float | None:
+            return None if ms is None else round(sign * (now_ms - ms) / 1000, 3)
+
+        return QueueStats(
+            pending=int(data["pending"]),
+            oldest_pending_age_seconds=seconds(data["oldest_enqueued_ms"], 1),
+            leased=int(data["leased"]),
+            claims=int(data["claims"]),
+            oldest_lease_expires_in_seconds=seconds(data["oldest_lease_deadline_ms"], -1),
+            retrying=int(data["retrying"]),
+            next_retry_in_seconds=seconds(data["next_retry_ms"], -1),
+            dead=int(data["dead"]),
+        )
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Oldest first, with the last error of each."""
+        entries = cast(
+            "list[tuple[str, float]]",
+            self.redis.zrange(self.keys.dead, 0, limit - 1, withscores=True),
+        )
+        if not entries:
+            return []
+        ids = [member for member, _ in entries]
+        records = self.redis.hmget(self.keys.jobs, *ids)
+        letters = []
+        for (member, score), raw in zip(entries, records, strict=True):
+            record = json.loads(raw or "{}")
+            letters.append(
+                DeadLetter(
+                    id=member,
+                    attempts=int(record.get("attempts", 0)),
+                    error=str(record.get("error", "")),
+                    dead_at=datetime.fromtimestamp(float(score) / 1000, UTC),
+                )
+            )
+        return letters
+
+    def _dead_action(self, action: str, ids: Sequence[str]) -> int:
+        keys = [self.keys.pending, self.keys.queued, self.keys.jobs, self.keys.dead]
+        count = int(run(self.redis, ScriptName.DEAD, keys, [action, self._now_ms(), *ids]))
+        log.info("%s-dead kind=%s ids=%s count=%d", action, self.kind, len(ids) or "all", count)
+        return count
+
+    def requeue_dead(self, ids: Sequence[str] = ()) -> int:
+        """Dead ids (all when none are named) back to pending with fresh attempts."""
+        return self._dead_action("requeue", ids)
+
+    def purge_dead(self, ids: Sequence[str] = ()) -> int:
+        """Forget dead ids (all when none are named)."""
+        return self._dead_action("purge", ids)

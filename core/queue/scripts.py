@@ -1,0 +1,59 @@
+"""The Lua scripts (in `lua/`), loaded once and called through one wrapper.
+
+Each script is sent as EVALSHA; only when Redis does not know it yet (NOSCRIPT: a fresh
+database, a flush) is the full text sent with EVAL, which also caches it for next time.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from upstash_redis import Redis
+from upstash_redis.errors import UpstashError
+
+LUA_DIR = Path(__file__).resolve().parent / "lua"
+
+
+class ScriptName(enum.StrEnum):
+    ENQUEUE = "enqueue"
+    CLAIM = "claim"
+    SETTLE = "settle"
+    REAP = "reap"
+    STATS = "stats"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class LuaScript:
+    name: ScriptName
+    source: str
+    sha: str
+
+
+@cache
+def load(name: ScriptName) -> LuaScript:
+    source = (LUA_DIR / f"{name.value}.lua").read_text(encoding="utf-8")
+    return LuaScript(name=name, source=source, sha=hashlib.sha1(source.encode()).hexdigest())  # noqa: S324 - Redis names scripts by SHA-1
+
+
+class QueueError(RuntimeError):
+    """The queue's Redis answered with an error (the message names the script)."""
+
+
+def run(redis: Redis, name: ScriptName, keys: list[str], args: list[str | int]) -> Any:
+    script = load(name)
+    str_args = [str(a) for a in args]
+    try:
+        try:
+            return redis.evalsha(script.sha, keys=keys, args=str_args)
+        except UpstashError as exc:
+            if "NOSCRIPT" not in str(exc):
+                raise
+            return redis.eval(script.source, keys=keys, args=str_args)
+    except UpstashError as exc:
+        raise QueueError(f"queue script {name.value} failed: {exc}") from exc

@@ -1,0 +1,166 @@
+"""The one place that reads configuration (environment variables and `.env`)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_URL = "sqlite:///.tally/tally.db"
+
+# Values people paste from examples. In production they are as bad as no secret at all.
+_PLACEHOLDERS = {
+    "changeme",
+    "change-me",
+    "change_me",
+    "secret",
+    "password",
+    "placeholder",
+    "todo",
+    "xxx",
+    "dev",
+    "development",
+    "test",
+}
+MIN_SECRET_LENGTH = 16
+
+
+def is_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return (
+        lowered in _PLACEHOLDERS
+        or lowered.startswith(("change-me", "changeme", "your-", "your_", "<", "dev-only"))
+        or len(lowered) < MIN_SECRET_LENGTH
+    )
+
+
+class ConfigError(RuntimeError):
+    """Start-up refused: the message names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_SQLITE_URL
+    # Keep no connection between serverless invocations unless asked to.
+    database_pool_size: int = Field(default=0, ge=0, le=50)
+    database_connect_timeout_seconds: int = Field(default=10, ge=1, le=120)
+
+    upstash_redis_rest_url: str = Field(
+        default="", validation_alias=AliasChoices("UPSTASH_REDIS_REST_URL", "KV_REST_API_URL")
+    )
+    upstash_redis_rest_token: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias=AliasChoices("UPSTASH_REDIS_REST_TOKEN", "KV_REST_API_TOKEN"),
+    )
+    upstash_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    upstash_retries: int = Field(default=1, ge=0, le=5)
+    upstash_retry_interval_seconds: float = Field(default=0.2, ge=0, le=10)
+
+    cron_secret: SecretStr | None = None
+    admin_secret: SecretStr | None = None
+    auth_jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-not-for-production")
+    auth_jwt_issuer: str | None = None
+    auth_jwt_audience: str | None = None
+
+    queue_prefix: str = Field(default="tally", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    drain_batch_size: int = Field(default=100, ge=1, le=1000)
+    drain_budget_seconds: float = Field(default=20.0, gt=0, le=900)
+    drain_max_budget_seconds: float = Field(default=25.0, gt=0, le=900)
+    lease_seconds: int = Field(default=120, ge=1)
+    claim_id_ttl_seconds: int = Field(default=300, ge=1)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_base_seconds: float = Field(default=10.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    reconcile_grace_seconds: int = Field(default=300, ge=0)
+    reconcile_batch_size: int = Field(default=500, ge=0, le=10000)
+
+    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    upload_max_rows: int = Field(default=50_000, ge=1)
+
+    notify_email_from: str | None = None
+    aws_region: str | None = None
+    notify_webhook_url: str | None = None
+    notify_webhook_secret: SecretStr | None = None
+
+    log_level: str = "INFO"
+    # Development only: `make dev` puts upstash_local in front of this Redis instead of the
+    # embedded in-process one.
+    redis_url: str | None = None
+
+    @field_validator(
+        "cron_secret",
+        "admin_secret",
+        "notify_webhook_secret",
+        "auth_jwt_issuer",
+        "auth_jwt_audience",
+        "notify_email_from",
+        "aws_region",
+        "notify_webhook_url",
+        "redis_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `.env.example` lists every name with an empty value; empty must mean "not set".
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def effective_admin_secret(self) -> SecretStr | None:
+        return self.admin_secret or self.cron_secret
+
+    @property
+    def queue_configured(self) -> bool:
+        return bool(self.upstash_redis_rest_url)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if not self.is_production:
+            return self
+        problems: list[str] = []
+        required: dict[str, SecretStr | None] = {
+            "AUTH_JWT_SECRET": self.auth_jwt_secret,
+            "CRON_SECRET": self.cron_secret,
+            "UPSTASH_REDIS_REST_TOKEN": self.upstash_redis_rest_token,
+        }
+        optional: dict[str, SecretStr | None] = {
+            "ADMIN_SECRET": self.admin_secret,
+            "NOTIFY_WEBHOOK_SECRET": self.notify_webhook_secret,
+        }
+        for name, value in required.items():
+            if value is None or not value.get_secret_value():
+                problems.append(f"{name} is required in production")
+            elif is_placeholder(value.get_secret_value()):
+                problems.append(
+                    f"{name} looks like a placeholder (use a random value of at least "
+                    f"{MIN_SECRET_LENGTH} characters)"
+                )
+        for name, value in optional.items():
+            if value is not None and is_placeholder(value.get_secret_value()):
+                problems.append(f"{name} looks like a placeholder")
+        if not self.upstash_redis_rest_url:
+            problems.append("UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is required in production")
+        if self.database_url == DEFAULT_SQLITE_URL:
+            problems.append("DATABASE_URL must point at Postgres in production")
+        if self.notify_webhook_url and self.notify_webhook_secret is None:
+            problems.append("NOTIFY_WEBHOOK_SECRET is required when NOTIFY_WEBHOOK_URL is set")
+        if problems:
+            raise ConfigError("refusing to start: " + "; ".join(problems))
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

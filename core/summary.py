@@ -1,0 +1,538 @@
+"""A user's financial summary figures, one `CurrencySummary` per currency, from their transactions.
+
+Pure computation: the caller loads the transactions (batched SQL) and stores the result; nothing
+here touches the database, HTTP or Redis. Money is integer minor units and ratios are integer basis
+points (2534 = 25.34%), never floats, so figures are exact and survive JSON unchanged. Currencies
+are never mixed or converted. Output lists are fully sorted and every tie is broken on the data
+itself, so equal transactions give byte-equal JSON whatever order they arrive in.
+
+Definitions (the contract the API and the tests rely on):
+
+- Rounding: every division rounds half away from zero (Decimal's ROUND_HALF_UP), in integer
+  arithmetic: 4299.5 -> 4300 and -10000.5 bp -> -10001 bp.
+- Categories: a missing or blank category counts as "Uncategorized". `by_category` is sorted by
+  expenses descending, then name (code-point order).
+- `monthly`: every calendar month from `first_date`'s to `last_date`'s inclusive, empty months
+  as zeros, oldest first.
+- Merchants (`normalise_merchant`): the description with card-terminal noise, masked card numbers,
+  dates, phone numbers and trailing reference/store numbers removed, case-folded for grouping and
+  shown in title case. Title case rather than "the most common original casing" keeps the name a
+  function of one description, so it never flips when a new row arrives. A description with no
+  letter left has no merchant ("") and is left out of `top_merchants` and `recurring`.
+- `top_merchants`: spend = expenses minus refunds (positive amounts) at the merchant; only
+  spend > 0; `count` counts every transaction at the merchant (charges and refunds); the 10
+  largest by spend, then name.
+- `avg_monthly_expense_minor`: a month is complete when it lies wholly inside [first_date, today):
+  the first month counts only when `first_date` is its 1st, the month of `today` never counts,
+  and months after `last_date` but before today's month count as zero-expense months (the user
+  spent nothing we know of). The average of those months' expenses, or None when there is none;
+  `complete_months` says how many were averaged.
+- `savings_rate_bp`: (income - expenses) / income in basis points; negative when spending exceeds
+  income; None when income is 0.
+- `largest_expense`: the most negative amount; ties go to the earliest date, then description,
+  then category.
+- `recurring`: a merchant's expense charges per calendar month (several charges in one month are
+  summed; refunds are ignored) over a run of at least 3 consecutive months whose totals are within
+  10% of each other, meaning max <= 1.10 * min over the run. The longest such run is reported (the
+  most recent one on a tie): `typical_amount_minor` is the median of its monthly totals (mean of
+  the middle two, rounded, for an even count), `months` its length, `last_date` the last charge in
+  its final month. Sorted by typical amount descending, then merchant.
+- `this_month` / `last_month`: the calendar month of `today` and the one before, whether or not
+  they hold transactions; `expenses_change_bp` = (this - last) / last expenses, None when last
+  month had no expenses. `as_of` records `today`, so a reader can tell when these went stale.
+"""
+
+import datetime
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, StrictInt
+
+UNCATEGORIZED = "Uncategorized"
+TOP_MERCHANTS_LIMIT = 10
+RECURRING_MIN_MONTHS = 3
+# "Within 10% of each other": max * 10 <= min * 11, kept as integers so no float decides a run.
+RECURRING_TOLERANCE_NUMERATOR = 11
+RECURRING_TOLERANCE_DENOMINATOR = 10
+BASIS_POINTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Txn:
+    date: datetime.date
+    amount_minor: int  # signed minor units: positive = income or refund, negative = expense
+    currency: str  # ISO 4217
+    description: str
+    category: str | None
+
+
+class _Figures(BaseModel):
+    # Frozen: a summary is a value. Unknown keys are ignored so that a reader one release behind
+    # can still load a document written by a newer release during a rolling deploy.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CategoryTotals(_Figures):
+    category: str
+    income_minor: StrictInt
+    expenses_minor: StrictInt
+    net_minor: StrictInt
+    count: StrictInt
+
+
+class MonthTotals(_Figures):
+    month: str  # "YYYY-MM"
+    income_minor: StrictInt
+    expenses_minor: StrictInt
+    net_minor: StrictInt
+    count: StrictInt
+
+
+class MerchantSpend(_Figures):
+    merchant: str
+    spend_minor: StrictInt
+    count: StrictInt
+
+
+class LargestExpense(_Figures):
+    date: datetime.date
+    amount_minor: StrictInt  # positive
+    description: str
+    merchant: str
+    category: str
+
+
+class RecurringCharge(_Figures):
+    merchant: str
+    typical_amount_minor: StrictInt
+    months: StrictInt
+    last_date: datetime.date
+
+
+class CurrencySummary(_Figures):
+    currency: str
+    as_of: datetime.date
+    income_minor: StrictInt
+    expenses_minor: StrictInt
+    net_minor: StrictInt
+    transaction_count: StrictInt
+    first_date: datetime.date
+    last_date: datetime.date
+    by_category: list[CategoryTotals]
+    monthly: list[MonthTotals]
+    top_merchants: list[MerchantSpend]
+    avg_monthly_expense_minor: StrictInt | None
+    complete_months: StrictInt
+    savings_rate_bp: StrictInt | None
+    largest_expense: LargestExpense | None
+    recurring: list[RecurringCharge]
+    this_month: MonthTotals
+    last_month: MonthTotals
+    expenses_change_bp: StrictInt | None
+
+
+# --- merchant names -------------------------------------------------------------------------
+
+# Noise a card terminal or bank puts before the merchant's name; stripped repeatedly because
+# banks stack them ("POS DEBIT VISA 01/15 ...").
+_NOISE_PREFIX_WORDS = (
+    r"pos(?:\s+(?:debit|purchase|transaction|signature))?",
+    r"point\s+of\s+sale",
+    r"(?:debit\s+|credit\s+)?card\s+(?:purchase|payment|transaction)",
+    r"debit\s+card(?:\s+purchase)?",
+    r"debit\s+purchase",
+    r"visa(?:\s+(?:debit|purchase))?",
+    r"master\s?card",
+    r"check\s?card(?:\s+\d{4})?",  # BofA puts the MMDD straight after it
+    r"contactless",
+    r"direct\s+debit",
+    r"recurring\s+payment",
+    r"purchase(?:\s+authorized\s+on)?",
+    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?",  # a transaction date
+    r"(?:[x*#]{2,}[\s-]?){1,4}\d{2,4}",  # a masked card number
+)
+# Payment processors that prefix the real merchant as "SQ *MERCHANT".
+_PROCESSOR_PREFIXES = ("sq", "tst", "paypal", "pp", "sp", "google", "goog")
+_NOISE_PREFIX = re.compile(
+    r"^(?:(?:" + "|".join(_NOISE_PREFIX_WORDS) + r")(?:\s+|$)"
+    r"|(?:" + "|".join(_PROCESSOR_PREFIXES) + r")\s*\*\s*)"
+)
+# Masked card numbers and phone numbers can sit anywhere, including inside the merchant's part.
+_MASKED_CARD = re.compile(r"(?<![a-z])(?:[x*#]{2,}[\s-]?){1,4}\d{2,4}\b")
+_PHONE = re.compile(r"(?:\(\d{3}\)\s?|\b\d{3}[-.])\d{3}[-.]\d{4}\b")
+# From the first token after the name's first word that is a reference: "#..." or a token with
+# three or more digits (store numbers, dates, order ids). Two digits are kept ("Forever 21").
+_REFERENCE_TAIL = re.compile(r"\s(?:#|(?:[^\s\d]*\d){3}).*$")
+_WORD_START = re.compile(r"(?:^|(?<=[\s&/(+\-]))(\w)")
+_EDGE_PUNCTUATION = " -.,*#/:;_|"
+
+
+def normalise_merchant(description: str) -> str:
+    """The merchant's display name, also its grouping key ("" when nothing identifiable is left).
+
+    "POS NETFLIX.COM 866-579-7172" -> "Netflix.com"; "SQ *BLUE BOTTLE COFFEE" -> "Blue Bottle
+    Coffee". Cached: the same descriptions recur month after month and across users.
+    """
+    return _normalise_merchant(description)
+
+
+@lru_cache(maxsize=65_536)
+def _normalise_merchant(description: str) -> str:
+    # NFKC first so full-width and ligature forms group with their plain spelling.
+    text = " ".join(unicodedata.normalize("NFKC", description).casefold().split())
+    text = _PHONE.sub(" ", _MASKED_CARD.sub(" ", text)).strip()
+    while match := _NOISE_PREFIX.match(text):
+        text = text[match.end() :].lstrip()
+    # After the processor prefixes are gone, "*" only separates a name from a reference
+    # ("AMZN MKTP US*2K4RT5") or a sub-name ("UBER *EATS").
+    text = " ".join(text.replace("*", " ").split())
+    text = _REFERENCE_TAIL.sub("", text).strip(_EDGE_PUNCTUATION)
+    if not any(char.isalpha() for char in text):
+        return ""
+    return _WORD_START.sub(lambda m: m.group(1).upper(), text)
+
+
+# --- accumulation -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Totals:
+    income: int = 0
+    expenses: int = 0  # positive
+    count: int = 0
+
+    def merge(self, other: "_Totals") -> None:
+        self.income += other.income
+        self.expenses += other.expenses
+        self.count += other.count
+
+
+@dataclass(slots=True)
+class _MerchantMonth(_Totals):
+    # date.min until the first charge; only months holding a charge are ever read.
+    last_expense_date: datetime.date = datetime.date.min
+
+
+def _month_index(day: datetime.date) -> int:
+    return day.year * 12 + day.month - 1
+
+
+def _month_label(index: int) -> str:
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _category_of(category: str | None) -> str:
+    return (category or "").strip() or UNCATEGORIZED
+
+
+def _outranks(txn: Txn, best: Txn) -> bool:
+    """Whether `txn` is a larger expense than `best`, ties broken on the data, not arrival order."""
+    if txn.amount_minor != best.amount_minor:
+        return txn.amount_minor < best.amount_minor
+    return (txn.date, txn.description, _category_of(txn.category)) < (
+        best.date,
+        best.description,
+        _category_of(best.category),
+    )
+
+
+class _CurrencyAccumulator:
+    """One pass over a currency's transactions: totals per month, per category and per
+    (merchant, month); every other figure is derived from those, which stay few."""
+
+    __slots__ = (
+        "by_category",
+        "by_month",
+        "first_date",
+        "largest",
+        "largest_merchant",
+        "last_date",
+        "spending",
+    )
+
+    def __init__(self, day: datetime.date) -> None:
+        self.by_month: dict[int, _Totals] = {}
+        self.by_category: dict[str, _Totals] = {}
+        self.spending: dict[tuple[str, int], _MerchantMonth] = {}
+        self.first_date = day
+        self.last_date = day
+        self.largest: Txn | None = None
+        self.largest_merchant = ""
+
+    def add(self, txn: Txn, merchant: str) -> None:
+        # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.
+        day = txn.date
+        amount = txn.amount_minor
+        month = day.year * 12 + day.month - 1
+        in_month = self.by_month.get(month)
+        if in_month is None:
+            in_month = self.by_month[month] = _Totals()
+        category = (txn.category or "").strip() or UNCATEGORIZED  # = _category_of, inlined
+        in_category = self.by_category.get(category)
+        if in_category is None:
+            in_category = self.by_category[category] = _Totals()
+        at_merchant = self.spending.get((merchant, month))
+        if at_merchant is None:
+            at_merchant = self.spending[merchant, month] = _MerchantMonth()
+        in_month.count += 1
+        in_category.count += 1
+        at_merchant.count += 1
+        if amount > 0:
+            in_month.income += amount
+            in_category.income += amount
+            at_merchant.income += amount
+        elif amount < 0:
+            in_month.expenses -= amount
+            in_category.expenses -= amount
+            at_merchant.expenses -= amount
+            if day > at_merchant.last_expense_date:
+                at_merchant.last_expense_date = day
+            largest = self.largest
+            if largest is None or (amount <= largest.amount_minor and _outranks(txn, largest)):
+                self.largest = txn
+                self.largest_merchant = merchant
+        if day < self.first_date:
+            self.first_date = day
+        elif day > self.last_date:
+            self.last_date = day
+
+
+def compute_summaries(txns: Iterable[Txn], *, today: datetime.date) -> dict[str, CurrencySummary]:
+    """Every figure of one user's summary, per currency present, keys in sorted order."""
+    accumulators: dict[str, _CurrencyAccumulator] = {}
+    merchants: dict[str, str] = {}  # cheaper than the shared cache for a user's repeats
+    for txn in txns:
+        merchant = merchants.get(txn.description)
+        if merchant is None:
+            merchant = merchants[txn.description] = _normalise_merchant(txn.description)
+        accumulator = accumulators.get(txn.currency)
+        if accumulator is None:
+            accumulator = accumulators[txn.currency] = _CurrencyAccumulator(txn.date)
+        accumulator.add(txn, merchant)
+    return {
+        currency: _summarise(currency, accumulators[currency], today)
+        for currency in sorted(accumulators)
+    }
+
+
+# --- roll-ups ---------------------------------------------------------------------------------
+
+
+def _by_merchant(
+    spending: dict[tuple[str, int], _MerchantMonth],
+) -> tuple[dict[str, _Totals], dict[str, dict[int, _MerchantMonth]]]:
+    """Totals per merchant, and per merchant the months holding at least one charge (a month
+    with nothing but a refund is no payment, for `recurring`)."""
+    totals: dict[str, _Totals] = {}
+    charges: dict[str, dict[int, _MerchantMonth]] = {}
+    for (merchant, month), at_merchant in spending.items():
+        if not merchant:
+            continue
+        merchant_totals = totals.get(merchant)
+        if merchant_totals is None:
+            merchant_totals = totals[merchant] = _Totals()
+        merchant_totals.merge(at_merchant)
+        if at_merchant.expenses:
+            charges.setdefault(merchant, {})[month] = at_merchant
+    return totals, charges
+
+
+def _div_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0), halves rounded away from zero."""
+    quotient = (2 * abs(numerator) + denominator) // (2 * denominator)
+    return quotient if numerator >= 0 else -quotient
+
+
+def _basis_points(numerator: int, denominator: int) -> int | None:
+    if denominator == 0:
+        return None
+    return _div_half_up(numerator * BASIS_POINTS, denominator)
+
+
+def _month_totals(index: int, totals: _Totals | None) -> MonthTotals:
+    totals = totals or _Totals()
+    return MonthTotals(
+        month=_month_label(index),
+        income_minor=totals.income,
+        expenses_minor=totals.expenses,
+        net_minor=totals.income - totals.expenses,
+        count=totals.count,
+    )
+
+
+def _categories(by_category: dict[str, _Totals]) -> list[CategoryTotals]:
+    ordered = sorted(by_category.items(), key=lambda item: (-item[1].expenses, item[0]))
+    return [
+        CategoryTotals(
+            category=name,
+            income_minor=totals.income,
+            expenses_minor=totals.expenses,
+            net_minor=totals.income - totals.expenses,
+            count=totals.count,
+        )
+        for name, totals in ordered
+    ]
+
+
+def _top_merchants(by_merchant: dict[str, _Totals]) -> list[MerchantSpend]:
+    spending = [
+        (totals.expenses - totals.income, name, totals.count)
+        for name, totals in by_merchant.items()
+        if totals.expenses > totals.income
+    ]
+    spending.sort(key=lambda row: (-row[0], row[1]))
+    return [
+        MerchantSpend(merchant=name, spend_minor=spend, count=count)
+        for spend, name, count in spending[:TOP_MERCHANTS_LIMIT]
+    ]
+
+
+def _average_monthly_expense(
+    by_month: dict[int, _Totals], first_date: datetime.date, today: datetime.date
+) -> tuple[int | None, int]:
+    """(average, number of complete months): see the module docstring for "complete"."""
+    start = _month_index(first_date) + (0 if first_date.day == 1 else 1)
+    end = _month_index(today)  # exclusive: today's month is still running
+    months = end - start
+    if months <= 0:
+        return None, 0
+    spent = sum(totals.expenses for month, totals in by_month.items() if start <= month < end)
+    return _div_half_up(spent, months), months
+
+
+# --- recurring charges ------------------------------------------------------------------------
+
+
+def _within_tolerance(low: int, high: int) -> bool:
+    return high * RECURRING_TOLERANCE_DENOMINATOR <= low * RECURRING_TOLERANCE_NUMERATOR
+
+
+def _longest_steady_window(amounts: list[int]) -> tuple[int, int]:
+    """(start, stop) of the longest slice whose values are within tolerance, the latest on a tie.
+
+    Quadratic in the run length, which is a merchant's count of consecutive months: small.
+    """
+    best = (0, 0)
+    for start in range(len(amounts)):
+        low = high = amounts[start]
+        stop = start + 1
+        while stop < len(amounts):
+            low, high = min(low, amounts[stop]), max(high, amounts[stop])
+            if not _within_tolerance(low, high):
+                break
+            stop += 1
+        if stop - start >= best[1] - best[0]:
+            best = (start, stop)
+    return best
+
+
+def _median_half_up(values: list[int]) -> int:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return _div_half_up(ordered[middle - 1] + ordered[middle], 2)
+
+
+def _consecutive_runs(months: list[int]) -> list[tuple[int, int]]:
+    """(start, stop) slices of sorted month indexes where each follows the previous one."""
+    runs: list[tuple[int, int]] = []
+    start = 0
+    for position in range(1, len(months) + 1):
+        if position == len(months) or months[position] != months[position - 1] + 1:
+            runs.append((start, position))
+            start = position
+    return runs
+
+
+def _recurring_charge(merchant: str, charges: dict[int, _MerchantMonth]) -> RecurringCharge | None:
+    months = sorted(charges)
+    best: list[int] = []  # month indexes of the best window so far
+    for run_start, run_stop in _consecutive_runs(months):
+        if run_stop - run_start < RECURRING_MIN_MONTHS:
+            continue
+        run = months[run_start:run_stop]
+        start, stop = _longest_steady_window([charges[month].expenses for month in run])
+        if stop - start >= len(best):  # runs come oldest first, so ">=" keeps the latest
+            best = run[start:stop]
+    if len(best) < RECURRING_MIN_MONTHS:
+        return None
+    return RecurringCharge(
+        merchant=merchant,
+        typical_amount_minor=_median_half_up([charges[month].expenses for month in best]),
+        months=len(best),
+        last_date=charges[best[-1]].last_expense_date,
+    )
+
+
+def _recurring(merchants: dict[str, dict[int, _MerchantMonth]]) -> list[RecurringCharge]:
+    found = [
+        charge
+        for merchant, charges in merchants.items()
+        if len(charges) >= RECURRING_MIN_MONTHS
+        and (charge := _recurring_charge(merchant, charges)) is not None
+    ]
+    found.sort(key=lambda charge: (-charge.typical_amount_minor, charge.merchant))
+    return found
+
+
+# --- assembly ---------------------------------------------------------------------------------
+
+
+def _largest_expense(accumulator: _CurrencyAccumulator) -> LargestExpense | None:
+    txn = accumulator.largest
+    if txn is None:
+        return None
+    return LargestExpense(
+        date=txn.date,
+        amount_minor=-txn.amount_minor,
+        description=txn.description,
+        merchant=accumulator.largest_merchant,
+        category=_category_of(txn.category),
+    )
+
+
+def _summarise(
+    currency: str, accumulator: _CurrencyAccumulator, today: datetime.date
+) -> CurrencySummary:
+    total = _Totals()
+    for in_month in accumulator.by_month.values():
+        total.merge(in_month)
+    by_merchant, charges = _by_merchant(accumulator.spending)
+    by_month = accumulator.by_month
+    first_month = _month_index(accumulator.first_date)
+    last_month = _month_index(accumulator.last_date)
+    this_index = _month_index(today)
+    this_month = _month_totals(this_index, by_month.get(this_index))
+    previous_month = _month_totals(this_index - 1, by_month.get(this_index - 1))
+    average, complete_months = _average_monthly_expense(by_month, accumulator.first_date, today)
+    return CurrencySummary(
+        currency=currency,
+        as_of=today,
+        income_minor=total.income,
+        expenses_minor=total.expenses,
+        net_minor=total.income - total.expenses,
+        transaction_count=total.count,
+        first_date=accumulator.first_date,
+        last_date=accumulator.last_date,
+        by_category=_categories(accumulator.by_category),
+        monthly=[
+            _month_totals(index, by_month.get(index))
+            for index in range(first_month, last_month + 1)
+        ],
+        top_merchants=_top_merchants(by_merchant),
+        avg_monthly_expense_minor=average,
+        complete_months=complete_months,
+        savings_rate_bp=_basis_points(total.income - total.expenses, total.income),
+        largest_expense=_largest_expense(accumulator),
+        recurring=_recurring(charges),
+        this_month=this_month,
+        last_month=previous_month,
+        expenses_change_bp=_basis_points(
+            this_month.expenses_minor - previous_month.expenses_minor,
+            previous_month.expenses_minor,
+        ),
+    )

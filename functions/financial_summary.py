@@ -1,0 +1,269 @@
+"""The `financial-summary` job: recompute the summaries of a whole batch of users.
+
+A batch costs a fixed number of SQL statements, whatever its size: read versions, read
+transactions, read the stored summaries, then one write transaction (lock, guarded version
+update, replace summaries, job rows, notifications).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from core.jobs import BatchResult, JobContext
+from core.models import BackgroundJob, FinancialSummary, JobStatus, Notification, User, utcnow
+from core.notifications import summary_notification
+from core.queue import ClaimedJob, Failure
+from core.queue.retry import Next, next_step
+from core.summary import CurrencySummary, Txn, compute_summaries
+from functions import register
+
+log = logging.getLogger("tally.jobs.financial_summary")
+
+KIND = "financial-summary"
+# Figures that move with the calendar, not with the data: not a reason to notify anyone.
+_VOLATILE = {"as_of", "this_month", "last_month", "expenses_change_bp", "computed_at"}
+
+
+@dataclass(slots=True)
+class _Computed:
+    version: int
+    summaries: dict[str, CurrencySummary]
+    seconds: float
+
+
+@dataclass(slots=True)
+class _Batch:
+    jobs: Sequence[ClaimedJob]
+    versions: dict[str, int] = field(default_factory=dict)
+    computed: dict[str, _Computed] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
+    previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def _ids_param(name: str) -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+def _read(session: Session, batch: _Batch) -> dict[str, list[Txn]]:
+    ids = [job.id for job in batch.jobs]
+    # Versions first, transactions second: data read after the version can only be newer than
+    # the version we label it with, so the guard may redo work but never marks stale data fresh.
+    rows = session.execute(
+        sa.select(col(User.id), col(User.data_version)).where(col(User.id).in_(_ids_param("ids"))),
+        {"ids": ids},
+    )
+    batch.versions = {uid: int(version) for uid, version in rows}
+    txns: dict[str, list[Txn]] = defaultdict(list)
+    result = session.execute(
+        sa.text(
+            "SELECT user_id, date, amount_minor, currency, description, category "
+            "FROM transactions WHERE user_id IN :ids"
+        ).bindparams(_ids_param("ids")),
+        {"ids": ids},
+    )
+    for user_id, day, amount, currency, description, category in result:
+        if isinstance(day, str):  # SQLite hands dates back as text through a raw query
+            day = datetime.strptime(day, "%Y-%m-%d").date()
+        txns[user_id].append(Txn(day, int(amount), currency, description or "", category))
+    stored = session.execute(
+        sa.text(
+            "SELECT user_id, currency, figures FROM financial_summaries WHERE user_id IN :ids"
+        ).bindparams(_ids_param("ids")),
+        {"ids": ids},
+    )
+    for user_id, currency, figures in stored:
+        batch.previous.setdefault(user_id, {})[currency] = _stable(figures)
+    return txns
+
+
+def _stable(figures: Any) -> dict[str, Any]:
+    if isinstance(figures, str):  # JSON comes back as text from a raw query on SQLite
+        figures = json.loads(figures)
+    return {k: v for k, v in dict(figures).items() if k not in _VOLATILE}
+
+
+def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None:
+    today = datetime.fromtimestamp(ctx.clock(), UTC).date()
+    for job in batch.jobs:
+        if job.id not in batch.versions:
+            batch.failures[job.id] = Failure(job.id, "no such user", permanent=True)
+            continue
+        started = time.perf_counter()
+        try:
+            summaries = compute_summaries(txns.get(job.id, []), today=today)
+        except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
+            log.warning("summary for one user failed: %s", type(exc).__name__)
+            batch.failures[job.id] = Failure(job.id, f"{type(exc).__name__}: {exc}")
+            continue
+        batch.computed[job.id] = _Computed(
+            version=batch.versions[job.id],
+            summaries=summaries,
+            seconds=time.perf_counter() - started,
+        )
+
+
+def _guard(session: Session, batch: _Batch) -> set[str]:
+    """Record the new summary versions; returns the users whose computation is the newest.
+
+    The UPDATE only touches users whose stored summary is older than what we computed, so an
+    older computation finishing late can never overwrite a newer one. The dirty marker is
+    cleared only when nothing changed since the versions were read.
+    """
+    if not batch.computed:
+        return set()
+    ids = sorted(batch.computed)
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock in a fixed order so two drains with overlapping batches cannot deadlock.
+        session.execute(
+            sa.text("SELECT id FROM users WHERE id IN :ids ORDER BY id FOR UPDATE").bindparams(
+                _ids_param("ids")
+            ),
+            {"ids": ids},
+        )
+    version = sa.case(
+        {uid: batch.computed[uid].version for uid in ids},
+        value=col(User.id),
+    )
+    stmt = (
+        sa.update(User)
+        .where(col(User.id).in_(ids), col(User.summary_version) < version)
+        .values(
+            summary_version=version,
+            summary_dirty_since=sa.case(
+                (col(User.data_version) == version, None),
+                else_=col(User.summary_dirty_since),
+            ),
+        )
+        .returning(col(User.id))
+        .execution_options(synchronize_session=False)
+    )
+    return {row[0] for row in session.execute(stmt)}
+
+
+def _summary_rows(user_id: str, computed: _Computed, now: datetime) -> list[dict[str, Any]]:
+    rows = []
+    for currency, summary in sorted(computed.summaries.items()):
+        figures = summary.model_dump(mode="json")
+        rows.append(
+            {
+                "user_id": user_id,
+                "currency": currency,
+                "income_minor": summary.income_minor,
+                "expenses_minor": summary.expenses_minor,
+                "net_minor": summary.net_minor,
+                "transaction_count": summary.transaction_count,
+                "first_date": summary.first_date,
+                "last_date": summary.last_date,
+                "figures": figures,
+                "source_version": computed.version,
+                "computed_at": now,
+            }
+        )
+    return rows
+
+
+def _changed(batch: _Batch, user_id: str) -> bool:
+    new = {
+        currency: _stable(summary.model_dump(mode="json"))
+        for currency, summary in batch.computed[user_id].summaries.items()
+    }
+    return new != batch.previous.get(user_id, {})
+
+
+def _job_rows(
+    batch: _Batch, ctx: JobContext, changed: set[str], started: datetime
+) -> list[dict[str, Any]]:
+    now = utcnow()
+    rows = []
+    for job in batch.jobs:
+        failure = batch.failures.get(job.id)
+        status, error = JobStatus.SUCCEEDED, None
+        if failure is not None:
+            step = next_step(job.attempt, ctx.settings.max_attempts, permanent=failure.permanent)
+            status = JobStatus.DEAD if step is Next.DEAD else JobStatus.FAILED
+            error = failure.error[:2000]
+        computed = batch.computed.get(job.id)
+        rows.append(
+            {
+                "kind": KIND,
+                "user_id": job.id,
+                "run_id": ctx.run_id,
+                "status": status.value,
+                "attempt": job.attempt,
+                "trigger": ctx.trigger,
+                "source_version": computed.version if computed else None,
+                "changed": job.id in changed,
+                "started_at": started,
+                "finished_at": now,
+                "duration_ms": int(computed.seconds * 1000) if computed else 0,
+                "error": error,
+            }
+        )
+    return rows
+
+
+def _write(session: Session, batch: _Batch, ctx: JobContext, started: datetime) -> set[str]:
+    winners = _guard(session, batch)
+    changed = {uid for uid in winners if _changed(batch, uid)}
+    now = utcnow()
+    if winners:
+        session.execute(
+            sa.delete(FinancialSummary).where(col(FinancialSummary.user_id).in_(sorted(winners)))
+        )
+        rows = [r for uid in sorted(winners) for r in _summary_rows(uid, batch.computed[uid], now)]
+        if rows:
+            session.execute(sa.insert(FinancialSummary), rows)
+    session.execute(sa.insert(BackgroundJob), _job_rows(batch, ctx, changed, started))
+    notes = [
+        summary_notification(uid, batch.computed[uid].summaries, now) for uid in sorted(changed)
+    ]
+    if notes:
+        session.execute(sa.insert(Notification), notes)
+    return changed
+
+
+class FinancialSummaryJob:
+    name = KIND
+
+    def run(self, jobs: Sequence[ClaimedJob], ctx: JobContext) -> BatchResult:
+        started = utcnow()
+        batch = _Batch(jobs=jobs)
+        with Session(ctx.engine) as session:
+            txns = _read(session, batch)
+            session.rollback()  # end the read transaction before the slow part
+            _compute(batch, txns, ctx)
+            changed = _write(session, batch, ctx, started)
+            session.commit()
+        return BatchResult(
+            ok=[job.id for job in jobs if job.id not in batch.failures],
+            failed=list(batch.failures.values()),
+            changed=sorted(changed),
+        )
+
+    def reconcile(self, ctx: JobContext, limit: int) -> list[str]:
+        """Users whose summary has been dirty for longer than the grace period, oldest first."""
+        if limit <= 0:
+            return []
+        cutoff = datetime.fromtimestamp(ctx.clock() - ctx.settings.reconcile_grace_seconds, UTC)
+        dirty = col(User.summary_dirty_since)
+        stmt = (
+            sa.select(col(User.id))
+            .where(dirty.is_not(None), dirty < cutoff)
+            .order_by(dirty)
+            .limit(limit)
+        )
+        with Session(ctx.engine) as session:
+            return [str(uid) for uid in session.execute(stmt).scalars()]
+
+
+register(FinancialSummaryJob())

@@ -1,0 +1,139 @@
+"""`python scripts/drain.py`, run as a user would: a subprocess from the repository root."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.conftest import CRON_SECRET
+from tests.support import World
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def drain_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "scripts/drain.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=os.environ.copy(),  # app_env has put this test's database and queue in it
+        check=False,
+    )
+
+
+def figures(world: World) -> dict[tuple[str, str], Any]:
+    rows = world.rows("SELECT user_id, currency, figures FROM financial_summaries")
+    return {(u, c): f for u, c, f in rows}
+
+
+def test_drains_a_backlog_like_the_endpoint(world: World) -> None:
+    world.seed(users=45, per_user=20)
+    done = drain_cli("--batch-size", "10", "--json")
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert (stats["claimed"], stats["succeeded"], stats["stop_reason"]) == (45, 45, "empty")
+    assert stats["trigger"] == "cli"
+    by_cli = figures(world)
+    assert len(by_cli) > 45
+    # Same work again through the cron endpoint: identical summaries.
+    with world.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM financial_summaries")
+        conn.exec_driver_sql("UPDATE users SET summary_version = 0")
+    world.queue.enqueue(*{u for u, _ in by_cli})
+    response = TestClient(create_app()).get(
+        "/api/cron/process-financial-summary-queue",
+        headers={"Authorization": f"Bearer {CRON_SECRET}"},
+    )
+    assert response.json()["succeeded"] == 45
+    assert figures(world) == by_cli
+
+
+def test_plain_progress_lines_and_totals_when_not_a_terminal(world: World) -> None:
+    world.seed(users=12, per_user=2)
+    done = drain_cli("--batch-size", "5")
+    assert done.returncode == 0
+    lines = done.stdout.splitlines()
+    assert sum(line.startswith("drained ") for line in lines) == 3
+    assert any(line.startswith("succeeded") and line.split()[-1] == "12" for line in lines)
+
+
+def test_max_jobs_and_budget_flags(world: World) -> None:
+    world.seed(users=20, per_user=1)
+    stats = json.loads(drain_cli("--max-jobs", "6", "--batch-size", "4", "--json").stdout)
+    assert (stats["claimed"], stats["batches"], stats["stop_reason"]) == (6, 2, "max_jobs")
+    assert stats["remaining"] == 14
+    stats = json.loads(drain_cli("--budget-seconds", "0.001", "--json").stdout)
+    assert (stats["claimed"], stats["stop_reason"]) == (0, "deadline")
+
+
+def test_stats_and_dead_letter_flags(world: World) -> None:
+    world.seed(users=2, per_user=1)
+    world.queue.enqueue("ghost-1", "ghost-2")
+    stats = json.loads(drain_cli("--stats", "--json").stdout)
+    assert stats["pending"] == 4
+    done = drain_cli("--json")
+    assert done.returncode == 1  # jobs failed
+    assert json.loads(done.stdout)["dead"] == 2
+    listing = drain_cli("--dead")
+    assert "ghost-1" in listing.stdout
+    assert "no such user" in listing.stdout
+    dead = json.loads(drain_cli("--dead", "--json").stdout)
+    assert sorted(d["id"] for d in dead) == ["ghost-1", "ghost-2"]
+    assert json.loads(drain_cli("--requeue-dead", "ghost-1", "--json").stdout) == {"requeued": 1}
+    assert world.queue.stats().pending == 1
+    assert json.loads(drain_cli("--purge-dead", "--json").stdout) == {"purged": 1}
+    assert "no dead letters" in drain_cli("--dead").stdout
+
+
+def test_bad_flags_and_unknown_kind(world: World) -> None:
+    assert drain_cli("--max-jobs", "0").returncode == 2
+    done = drain_cli("--kind", "nope")
+    assert done.returncode == 2
+    assert "unknown job kind 'nope'" in done.stderr
+
+
+def test_ctrl_c_finishes_the_batch_and_releases_nothing(world: World) -> None:
+    world.seed(users=300, per_user=2)
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/drain.py", "--batch-size", "5"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # a batch is done: the loop is running
+    assert first.startswith("drained ")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopping after this batch" in err
+    assert "interrupted" in out
+    stats = world.queue.stats()
+    assert stats.leased == 0
+    done = world.scalar("SELECT count(*) FROM users WHERE summary_dirty_since IS NULL")
+    assert stats.pending + int(done) == 300
+
+
+def test_explains_itself_outside_the_project_environment(tmp_path: Path) -> None:
+    bare = Path(sys.base_prefix) / "bin" / "python3"
+    probe = subprocess.run([bare, "-c", "import sqlmodel"], capture_output=True, check=False)
+    if probe.returncode == 0:
+        pytest.skip("the base interpreter has the dependencies installed")
+    done = subprocess.run(
+        [bare, "scripts/drain.py", "--stats"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2
+    assert "make venv" in done.stderr
