@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from api.routes import cron, health
+from api.limits import BodyLimit
+from api.routes import cron, health, summary, transactions
 from core.settings import get_settings
+from core.statements import StatementError
+
+
+def _statement_rejected(request: Request, exc: StatementError) -> JSONResponse:
+    errors = [{"line": e.line, "column": e.column, "reason": e.reason} for e in exc.errors]
+    return JSONResponse({"detail": exc.message, "errors": errors}, status_code=exc.status)
 
 
 def create_app() -> FastAPI:
@@ -22,4 +30,8 @@ def create_app() -> FastAPI:
     )
     app.include_router(health.router)
     app.include_router(cron.router)
+    app.include_router(transactions.router)
+    app.include_router(summary.router)
+    app.add_middleware(BodyLimit)
+    app.add_exception_handler(StatementError, _statement_rejected)  # type: ignore[arg-type]
     return app

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
+from sqlmodel import Session
 
+from core.auth import AuthError, verify_token
+from core.db import get_engine
+from core.ledger import SUMMARY_KIND
+from core.queue import JobQueue
 from core.settings import Settings, get_settings
+from core.upstash import get_redis
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -54,3 +62,48 @@ def require_admin_secret(
     """`Authorization: Bearer <ADMIN_SECRET>` (falls back to CRON_SECRET) or `?token=`."""
     presented = _presented_secret(request, token)
     _check_secret(settings.effective_admin_secret, presented, "the admin API")
+
+
+_bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is your user id (HS256)")
+
+
+def current_user(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The user id of a valid `Authorization: Bearer <JWT>`; 401 with the reason otherwise."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing bearer token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    try:
+        return verify_token(credentials.credentials, settings)
+    except AuthError as exc:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            str(exc),
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+CurrentUser = Annotated[str, Depends(current_user)]
+
+
+def get_session() -> Iterator[Session]:
+    with Session(get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def get_summary_queue(settings: SettingsDep) -> JobQueue | None:
+    """None when no queue is configured: writes still succeed and the sweep catches up."""
+    if not settings.queue_configured:
+        return None
+    return JobQueue(get_redis(), SUMMARY_KIND, settings)
+
+
+QueueDep = Annotated[JobQueue | None, Depends(get_summary_queue)]

@@ -17,6 +17,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# 64-bit ids on Postgres; on SQLite only INTEGER PRIMARY KEY autoincrements (and is 64-bit).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
 class JobStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # will be retried
@@ -50,7 +54,7 @@ class Statement(SQLModel, table=True):
     __tablename__ = "statements"
     __table_args__ = (sa.Index("ix_statements_user_created", "user_id", "created_at"),)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
     filename: str = Field(max_length=255)
     format: str = Field(max_length=32)
@@ -70,10 +74,10 @@ class Transaction(SQLModel, table=True):
         sa.UniqueConstraint("user_id", "import_key", name="uq_transactions_user_import_key"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
     statement_id: int | None = Field(
-        default=None, foreign_key="statements.id", sa_type=sa.BigInteger, ondelete="SET NULL"
+        default=None, foreign_key="statements.id", sa_type=BigId, ondelete="SET NULL"
     )
     date: Date
     amount_minor: int = Field(sa_type=sa.BigInteger)
@@ -91,7 +95,7 @@ class FinancialSummary(SQLModel, table=True):
         sa.UniqueConstraint("user_id", "currency", name="uq_financial_summaries_user_currency"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
     currency: str = Field(min_length=3, max_length=3)
     income_minor: int = Field(default=0, sa_type=sa.BigInteger)
@@ -133,7 +137,7 @@ class BackgroundJob(SQLModel, table=True):
     __tablename__ = "background_jobs"
     __table_args__ = (sa.Index("ix_background_jobs_user_started", "user_id", "started_at"),)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     kind: str = Field(max_length=64)
     # Not a foreign key: a dead-lettered id may name a user that does not exist.
     user_id: str = Field(max_length=255)
@@ -153,7 +157,7 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notifications"
     __table_args__ = (sa.Index("ix_notifications_user_read_created", "user_id", "read_at", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
     kind: str = Field(max_length=64)
     title: str = Field(max_length=200)

@@ -1,0 +1,136 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile, status
+from pydantic import Field
+
+from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep
+from core import transactions as txns
+from core.ledger import notify_queue
+from core.statements import StatementTooLarge
+from core.transactions import (
+    MAX_BATCH,
+    NotFound,
+    TransactionCreate,
+    TransactionFilter,
+    TransactionPage,
+    TransactionPublic,
+    TransactionUpdate,
+)
+from core.uploads import ImportResult, import_statement
+
+router = APIRouter(prefix="/api/transactions", tags=["transactions"])
+
+Batch = Annotated[list[TransactionCreate], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+def _not_found(txn_id: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"transaction {txn_id} not found")
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_transactions(
+    body: TransactionCreate | Batch,
+    user: CurrentUser,
+    session: SessionDep,
+    queue: QueueDep,
+) -> TransactionPublic | list[TransactionPublic]:
+    """Create one transaction (an object) or up to 1,000 (a list); the answer has the same shape."""
+    items = body if isinstance(body, list) else [body]
+    rows = txns.create(session, user, items)
+    session.commit()
+    notify_queue(queue, user)
+    created = [TransactionPublic.of(row) for row in rows]
+    return created if isinstance(body, list) else created[0]
+
+
+@router.get("")
+def list_transactions(
+    user: CurrentUser,
+    session: SessionDep,
+    date_from: Annotated[dt.date | None, Query(alias="from")] = None,
+    date_to: Annotated[dt.date | None, Query(alias="to")] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="text in the description")] = None,
+    limit: Annotated[int, Query(ge=1, le=txns.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> TransactionPage:
+    """Your transactions, newest first."""
+    filters = TransactionFilter(
+        date_from=date_from, date_to=date_to, category=category, q=q, limit=limit, cursor=cursor
+    )
+    try:
+        return txns.list_page(session, user, filters)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+
+
+@router.patch("/{txn_id}")
+def update_transaction(
+    txn_id: int, body: TransactionUpdate, user: CurrentUser, session: SessionDep, queue: QueueDep
+) -> TransactionPublic:
+    try:
+        row = txns.update(session, user, txn_id, body)
+    except NotFound:
+        raise _not_found(txn_id) from None
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    session.commit()
+    notify_queue(queue, user)
+    return TransactionPublic.of(row)
+
+
+@router.delete("/{txn_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_transaction(
+    txn_id: int, user: CurrentUser, session: SessionDep, queue: QueueDep
+) -> Response:
+    try:
+        txns.delete(session, user, txn_id)
+    except NotFound:
+        raise _not_found(txn_id) from None
+    session.commit()
+    notify_queue(queue, user)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/upload",
+    status_code=status.HTTP_201_CREATED,
+    responses={413: {"description": "file too large"}, 415: {"description": "not a statement"}},
+)
+def upload_statement(
+    user: CurrentUser,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV, OFX or QFX bank statement")],
+    currency: Annotated[str | None, Form(description="for rows that name no currency")] = None,
+    date_order: Annotated[
+        str | None, Form(description="dmy, mdy or ymd if dates are ambiguous")
+    ] = None,
+    amount_sign: Annotated[
+        str | None, Form(description="expense_positive for card exports")
+    ] = None,
+) -> ImportResult:
+    """Import a whole statement or nothing; rows imported by an earlier upload are skipped."""
+    data = file.file.read(settings.upload_max_bytes + 1)
+    if len(data) > settings.upload_max_bytes:
+        raise StatementTooLarge(
+            f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."
+        )
+    # A StatementError leaves the session uncommitted (nothing written); the app's handler
+    # answers with its status and the line-numbered errors.
+    result = import_statement(
+        session,
+        user,
+        data,
+        file.filename,
+        settings,
+        currency=currency,
+        date_order=date_order,
+        amount_sign=amount_sign,
+    )
+    session.commit()
+    if result.imported:
+        notify_queue(queue, user)
+    return result
