@@ -7,6 +7,13 @@ ready-to-paste curl lines. Ctrl-C stops everything.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Python puts scripts/ first on the path; the repository root belongs there instead (and
+# scripts/token.py must not shadow the standard library's `token` module).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import os
 import secrets

@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a file (`python scripts/drain.py`), Python puts scripts/ first on the path, not the root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Run as a file, Python puts scripts/ first on the path. Swap it for the repository root: the
+# root makes `core` importable without an install, and scripts/token.py must not shadow the
+# standard library's `token` module for everything this process imports.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 try:
     from core.drain_cli import main

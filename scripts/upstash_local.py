@@ -6,10 +6,16 @@ Stops cleanly (exit status 0) on SIGINT or SIGTERM.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# Python puts scripts/ first on the path; the repository root belongs there instead (and
+# scripts/token.py must not shadow the standard library's `token` module).
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
 import argparse
 import contextlib
 import signal
-import sys
 from types import FrameType
 
 from core.upstash_local import DEFAULT_TOKEN, LocalUpstash
