@@ -11,8 +11,10 @@ import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
 from core.models import Transaction, User, utcnow
@@ -47,34 +49,58 @@ def mark_changed(session: Session, user_id: str) -> None:
     )
 
 
+def row_values(
+    user_id: str, rows: Sequence[NewTransaction], statement_id: int | None = None
+) -> list[dict[str, Any]]:
+    """Column values for a bulk INSERT of `rows` (one timestamp for the whole batch)."""
+    now = utcnow()
+    return [
+        {
+            "user_id": user_id,
+            "statement_id": statement_id,
+            "date": row.date,
+            "amount_minor": row.amount_minor,
+            "currency": row.currency,
+            "description": row.description,
+            "category": row.category,
+            "import_key": row.import_key,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for row in rows
+    ]
+
+
 def insert_transactions(
     session: Session,
     user_id: str,
     rows: Sequence[NewTransaction],
     statement_id: int | None = None,
+    *,
+    skip_duplicates: bool = False,
 ) -> None:
-    """Bulk insert in one statement (executemany), whatever the number of rows."""
+    """Bulk insert in one statement (executemany), whatever the number of rows.
+
+    `skip_duplicates` leaves out rows whose import key the user already has (re-uploads).
+    """
     if not rows:
         return
-    now = utcnow()
-    session.execute(
-        sa.insert(Transaction),
-        [
-            {
-                "user_id": user_id,
-                "statement_id": statement_id,
-                "date": row.date,
-                "amount_minor": row.amount_minor,
-                "currency": row.currency,
-                "description": row.description,
-                "category": row.category,
-                "import_key": row.import_key,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for row in rows
-        ],
-    )
+    values = row_values(user_id, rows, statement_id)
+    if not skip_duplicates:
+        session.execute(sa.insert(Transaction), values)
+        return
+    target = ["user_id", "import_key"]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(
+            postgresql.insert(Transaction).on_conflict_do_nothing(index_elements=target), values
+        )
+    elif dialect == "sqlite":
+        session.execute(
+            sqlite.insert(Transaction).on_conflict_do_nothing(index_elements=target), values
+        )
+    else:  # pragma: no cover - only the two databases above are supported
+        raise RuntimeError(f"unsupported database {dialect}")
 
 
 def add_transactions(session: Session, user_id: str, rows: Sequence[NewTransaction]) -> None:

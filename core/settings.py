@@ -24,7 +24,8 @@ _PLACEHOLDERS = {
     "development",
     "test",
 }
-MIN_SECRET_LENGTH = 16
+# HS256 wants a key of at least 32 bytes (RFC 7518 3.2); the same floor suits every secret.
+MIN_SECRET_LENGTH = 32
 
 
 def is_placeholder(value: str) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from dataclasses import asdict
 from typing import Annotated, Any
 
 import sqlalchemy as sa
@@ -25,7 +24,7 @@ from pydantic import (
 )
 from sqlmodel import Session, col
 
-from core.ledger import NewTransaction, mark_changed
+from core.ledger import NewTransaction, mark_changed, row_values
 from core.models import Transaction, utcnow
 from core.statements import amount_to_minor, currency_exponent, is_valid_currency
 from core.users import ensure_user
@@ -176,11 +175,7 @@ def format_minor(minor: int, currency: str) -> str:
 def create(session: Session, user_id: str, items: list[TransactionCreate]) -> list[Transaction]:
     """Insert all items with one statement (RETURNING the rows), then bump the version."""
     ensure_user(session, user_id)
-    now = utcnow()
-    values = [
-        {"user_id": user_id, **asdict(item.to_new()), "created_at": now, "updated_at": now}
-        for item in items
-    ]
+    values = row_values(user_id, [item.to_new() for item in items])
     rows = list(session.scalars(sa.insert(Transaction).returning(Transaction), values))
     mark_changed(session, user_id)
     return sorted(rows, key=lambda r: r.id or 0)

@@ -8,11 +8,10 @@ from pathlib import PurePath
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
-from core.ledger import mark_changed
-from core.models import Statement, Transaction, utcnow
+from core.ledger import NewTransaction, insert_transactions, mark_changed
+from core.models import Statement, Transaction
 from core.settings import Settings
 from core.statements import parse_statement
 from core.users import ensure_user
@@ -36,24 +35,6 @@ def _clean_filename(name: str | None) -> str:
     base = PurePath((name or "statement").replace("\\", "/")).name or "statement"
     printable = "".join(ch for ch in base if ch.isprintable())
     return printable[:255] or "statement"
-
-
-def _insert_rows(session: Session, rows: list[dict[str, object]]) -> None:
-    """One bulk statement; rows whose import key the user already has are skipped."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    target = ["user_id", "import_key"]
-    if dialect == "postgresql":
-        session.execute(
-            postgresql.insert(Transaction).on_conflict_do_nothing(index_elements=target), rows
-        )
-    elif dialect == "sqlite":
-        session.execute(
-            sqlite.insert(Transaction).on_conflict_do_nothing(index_elements=target), rows
-        )
-    else:  # pragma: no cover - only the two databases above are supported
-        raise RuntimeError(f"unsupported database {dialect}")
 
 
 def import_statement(
@@ -90,25 +71,18 @@ def import_statement(
     session.add(statement)
     session.flush()
     assert statement.id is not None
-    now = utcnow()
-    _insert_rows(
-        session,
-        [
-            {
-                "user_id": user_id,
-                "statement_id": statement.id,
-                "date": row.date,
-                "amount_minor": row.amount_minor,
-                "currency": row.currency,
-                "description": row.description,
-                "category": row.category,
-                "import_key": row.import_key,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for row in parsed.rows
-        ],
-    )
+    rows = [
+        NewTransaction(
+            date=row.date,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            description=row.description,
+            category=row.category,
+            import_key=row.import_key,
+        )
+        for row in parsed.rows
+    ]
+    insert_transactions(session, user_id, rows, statement.id, skip_duplicates=True)
     imported = int(
         session.scalar(
             sa.select(sa.func.count())

@@ -127,19 +127,17 @@ class JobQueue:
         """
         if not ids:
             return 0
-        keys = [self.keys.pending, self.keys.queued, self.keys.retry, self.keys.dead]
         args: list[str | int] = [self._now_ms(), "1" if sweep else "0", *ids]
-        added = int(run(self.redis, ScriptName.ENQUEUE, keys, args))
+        added = int(run(self.redis, ScriptName.ENQUEUE, self.keys, args))
         log.info("enqueue kind=%s ids=%d added=%d sweep=%s", self.kind, len(ids), added, sweep)
         return added
 
     def claim(self, count: int, claim_id: str | None = None) -> Claim:
         """Pop up to `count` ids, lease them and count the attempt. Safe to re-send."""
         claim_id = claim_id or uuid.uuid4().hex
-        keys = [self.keys.pending, self.keys.queued, self.keys.claims, self.keys.jobs]
         lease_ms = self.settings.lease_seconds * 1000
         args: list[str | int] = [claim_id, count, self._now_ms(), lease_ms]
-        raw = run(self.redis, ScriptName.CLAIM, keys, args)
+        raw = run(self.redis, ScriptName.CLAIM, self.keys, args)
         if not raw:
             log.debug("claim kind=%s empty", self.kind)
             return Claim(claim_id=claim_id, jobs=())
@@ -174,14 +172,6 @@ class JobQueue:
                 self._rng,
             )
             outcome.retry.append((failure.id, now_ms + int(delay * 1000), error))
-        keys = [
-            self.keys.pending,
-            self.keys.queued,
-            self.keys.claims,
-            self.keys.jobs,
-            self.keys.retry,
-            self.keys.dead,
-        ]
         document = json.dumps(
             {
                 "ok": outcome.ok,
@@ -190,7 +180,9 @@ class JobQueue:
                 "release": outcome.release,
             }
         )
-        held = int(run(self.redis, ScriptName.SETTLE, keys, [claim.claim_id, now_ms, document]))
+        held = int(
+            run(self.redis, ScriptName.SETTLE, self.keys, [claim.claim_id, now_ms, document])
+        )
         result = SettleResult(
             acked=len(outcome.ok),
             retried=len(outcome.retry),
@@ -218,17 +210,11 @@ class JobQueue:
 
     def reap(self) -> ReapResult:
         """Expired leases back to pending (or dead after the last attempt); due retries promoted."""
-        keys = [
-            self.keys.pending,
-            self.keys.queued,
-            self.keys.claims,
-            self.keys.jobs,
-            self.keys.retry,
-            self.keys.dead,
-        ]
         limit = max(1000, self.settings.drain_batch_size * 10)
         args: list[str | int] = [self._now_ms(), self.settings.max_attempts, limit]
-        reclaimed, dead, promoted = (int(x) for x in run(self.redis, ScriptName.REAP, keys, args))
+        reclaimed, dead, promoted = (
+            int(x) for x in run(self.redis, ScriptName.REAP, self.keys, args)
+        )
         result = ReapResult(reclaimed=reclaimed, dead=dead, promoted=promoted)
         if reclaimed or dead or promoted:
             log.info(
@@ -241,14 +227,7 @@ class JobQueue:
         return result
 
     def stats(self) -> QueueStats:
-        keys = [
-            self.keys.pending,
-            self.keys.queued,
-            self.keys.claims,
-            self.keys.retry,
-            self.keys.dead,
-        ]
-        data = json.loads(run(self.redis, ScriptName.STATS, keys, []))
+        data = json.loads(run(self.redis, ScriptName.STATS, self.keys, []))
         now_ms = self._now_ms()
 
         def seconds(ms: float | None, sign: int) -> float | None:
@@ -289,8 +268,7 @@ class JobQueue:
         return letters
 
     def _dead_action(self, action: str, ids: Sequence[str]) -> int:
-        keys = [self.keys.pending, self.keys.queued, self.keys.jobs, self.keys.dead]
-        count = int(run(self.redis, ScriptName.DEAD, keys, [action, self._now_ms(), *ids]))
+        count = int(run(self.redis, ScriptName.DEAD, self.keys, [action, self._now_ms(), *ids]))
         log.info("%s-dead kind=%s ids=%s count=%d", action, self.kind, len(ids) or "all", count)
         return count
 

@@ -16,6 +16,8 @@ from typing import Any
 from upstash_redis import Redis
 from upstash_redis.errors import UpstashError
 
+from core.queue.keys import Part, QueueKeys
+
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
 
@@ -26,6 +28,18 @@ class ScriptName(enum.StrEnum):
     REAP = "reap"
     STATS = "stats"
     DEAD = "dead"
+
+
+# The KEYS each script takes, in order: the same contract as the header of its .lua file
+# (a test holds the two together).
+KEY_PARTS: dict[ScriptName, tuple[Part, ...]] = {
+    ScriptName.ENQUEUE: (Part.PENDING, Part.QUEUED, Part.RETRY, Part.DEAD),
+    ScriptName.CLAIM: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS),
+    ScriptName.SETTLE: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
+    ScriptName.REAP: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
+    ScriptName.STATS: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.RETRY, Part.DEAD),
+    ScriptName.DEAD: (Part.PENDING, Part.QUEUED, Part.JOBS, Part.DEAD),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +59,10 @@ class QueueError(RuntimeError):
     """The queue's Redis answered with an error (the message names the script)."""
 
 
-def run(redis: Redis, name: ScriptName, keys: list[str], args: list[str | int]) -> Any:
+def run(redis: Redis, name: ScriptName, queue_keys: QueueKeys, args: list[str | int]) -> Any:
+    """Run one script for one queue: one request (two when Redis has to learn the script)."""
     script = load(name)
+    keys = [queue_keys.of(part) for part in KEY_PARTS[name]]
     str_args = [str(a) for a in args]
     try:
         try:

@@ -4,7 +4,7 @@ import pytest
 
 from core.settings import DEFAULT_SQLITE_URL, ConfigError, Settings, is_placeholder
 
-GOOD = "x7Qp2mL9vR4tZ8wK3nB6"
+GOOD = "x7Qp2mL9vR4tZ8wK3nB6hY1cD5fG0jS2"
 
 
 def production(env: pytest.MonkeyPatch, **overrides: str) -> None:

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_token_script_mints_a_valid_token(env: pytest.MonkeyPatch) -> None:
-    env.setenv("AUTH_JWT_SECRET", "script-test-secret-0123456789")
+    env.setenv("AUTH_JWT_SECRET", "script-test-secret-0123456789abcdef")
     env.setenv("AUTH_JWT_AUDIENCE", "tally-app")
     done = subprocess.run(
         [sys.executable, "scripts/token.py", "user-42", "--ttl-seconds", "60"],

@@ -1,5 +1,9 @@
 -- stats: queue figures for operators, read-only.
--- KEYS[1] pending  KEYS[2] queued  KEYS[3] claims  KEYS[4] retry  KEYS[5] dead
+-- KEYS[1] pending  LIST  ids waiting
+-- KEYS[2] queued   ZSET  id -> enqueued-at (ms)
+-- KEYS[3] claims   HASH  claim id -> JSON {"deadline": ms, "jobs": [[id, attempt], ...]}
+-- KEYS[4] retry    ZSET  id -> due (ms)
+-- KEYS[5] dead     ZSET  id -> dead-lettered at (ms)
 -- ARGV: none
 -- Returns JSON {"pending": n, "oldest_enqueued_ms": ms|null, "leased": n, "claims": n,
 --               "oldest_lease_deadline_ms": ms|null, "retrying": n, "next_retry_ms": ms|null,
