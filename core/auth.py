@@ -11,6 +11,7 @@ from core.settings import Settings
 
 ALGORITHM = "HS256"
 MAX_USER_ID_LENGTH = 255
+_BAD_SUBJECT = f"token 'sub' must be a non-empty string of at most {MAX_USER_ID_LENGTH} characters"
 
 
 class AuthError(Exception):
@@ -52,9 +53,11 @@ def verify_token(token: str, settings: Settings) -> str:
         raise AuthError(f"token algorithm is not accepted (expected {ALGORITHM})") from exc
     except jwt.InvalidSignatureError as exc:
         raise AuthError("token signature is invalid") from exc
+    except jwt.exceptions.InvalidSubjectError as exc:
+        raise AuthError(_BAD_SUBJECT) from exc
     except jwt.InvalidTokenError as exc:
         raise AuthError("token is malformed") from exc
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID_LENGTH:
-        raise AuthError("token 'sub' must be a non-empty string of at most 255 characters")
+        raise AuthError(_BAD_SUBJECT)
     return subject

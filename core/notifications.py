@@ -10,30 +10,18 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
 from core.models import Notification, utcnow
+from core.money import display
 from core.summary import CurrencySummary
 
 SUMMARY_UPDATED = "summary-updated"
-
-
-def _money(minor: int, currency: str, exponent: int = 2) -> str:
-    sign = "-" if minor < 0 else ""
-    whole, frac = divmod(abs(minor), 10**exponent)
-    return (
-        f"{sign}{whole:,}.{frac:0{exponent}d} {currency}"
-        if exponent
-        else f"{sign}{whole:,} {currency}"
-    )
 
 
 def summary_notification(
     user_id: str, summaries: dict[str, CurrencySummary], now: datetime
 ) -> dict[str, Any]:
     """The row announcing a changed summary: net per currency, in plain words."""
-    from core.statements import currency_exponent
-
     parts = [
-        f"net {_money(s.net_minor, c, currency_exponent(c))} "
-        f"over {s.transaction_count} transactions"
+        f"net {display(s.net_minor, c)} over {s.transaction_count} transactions"
         for c, s in sorted(summaries.items())
     ]
     body = "; ".join(parts) if parts else "You have no transactions left."

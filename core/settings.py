@@ -74,7 +74,6 @@ class Settings(BaseSettings):
     drain_budget_seconds: float = Field(default=20.0, gt=0, le=900)
     drain_max_budget_seconds: float = Field(default=25.0, gt=0, le=900)
     lease_seconds: int = Field(default=120, ge=1)
-    claim_id_ttl_seconds: int = Field(default=300, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=10.0, ge=0)
     retry_max_seconds: float = Field(default=3600.0, ge=0)

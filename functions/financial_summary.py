@@ -2,7 +2,9 @@
 
 A batch costs a fixed number of SQL statements, whatever its size: read versions, read
 transactions, read the stored summaries, then one write transaction (lock, guarded version
-update, replace summaries, job rows, notifications).
+update, replace summaries, job rows, notifications). When optional notification channels are
+configured, delivery follows the commit and adds a fixed number of statements (one SELECT of
+addresses when email is on, one UPDATE of the outcomes); with none configured it adds nothing.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from core.channels import (
+    Channel,
+    OutgoingNotification,
+    deliver,
+    enabled_channels,
+    load_emails,
+    record_channel_results,
+)
 from core.jobs import BatchResult, JobContext
 from core.models import BackgroundJob, FinancialSummary, JobStatus, Notification, User, utcnow
 from core.notifications import summary_notification
@@ -48,6 +58,9 @@ class _Batch:
     computed: dict[str, _Computed] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Inserted notifications, kept only when an optional channel will send them.
+    outgoing: list[OutgoingNotification] = field(default_factory=list)
+    emails: dict[str, str | None] = field(default_factory=dict)
 
 
 def _ids_param(name: str) -> sa.BindParameter[Any]:
@@ -227,9 +240,43 @@ def _write(session: Session, batch: _Batch, ctx: JobContext, started: datetime) 
     notes = [
         summary_notification(uid, batch.computed[uid].summaries, now) for uid in sorted(changed)
     ]
-    if notes:
-        session.execute(sa.insert(Notification), notes)
+    _insert_notifications(session, batch, ctx, notes)
     return changed
+
+
+def _insert_notifications(
+    session: Session, batch: _Batch, ctx: JobContext, notes: list[dict[str, Any]]
+) -> None:
+    if not notes:
+        return
+    if not enabled_channels(ctx.settings):
+        session.execute(sa.insert(Notification), notes)
+        return
+    # Same single statement, now returning the ids the channels must report on.
+    stmt = sa.insert(Notification).returning(col(Notification.id), col(Notification.user_id))
+    ids = {str(user_id): int(note_id) for note_id, user_id in session.execute(stmt, notes)}
+    batch.outgoing = [
+        OutgoingNotification.model_validate({**note, "id": ids[note["user_id"]]}) for note in notes
+    ]
+    if Channel.EMAIL in enabled_channels(ctx.settings):
+        # Read here, on the connection the write already holds, rather than opening another.
+        batch.emails = load_emails(session, ids.keys())
+
+
+def _send_channels(ctx: JobContext, batch: _Batch) -> None:
+    """Email and webhook copies of the batch's notifications, after the summaries committed.
+
+    Nothing here may fail the job: the summaries are stored and the in-app rows exist, so a
+    broken channel (or even a database error while recording its outcome) is only logged.
+    """
+    try:
+        # Runs with no transaction open: the network calls may take seconds.
+        results = deliver(batch.outgoing, batch.emails, ctx.settings)
+        with Session(ctx.engine) as session:
+            record_channel_results(session, results)
+            session.commit()
+    except Exception as exc:  # noqa: BLE001 - the job already succeeded; see the docstring
+        log.warning("notification channels failed: %s", type(exc).__name__)
 
 
 class FinancialSummaryJob:
@@ -244,6 +291,8 @@ class FinancialSummaryJob:
             _compute(batch, txns, ctx)
             changed = _write(session, batch, ctx, started)
             session.commit()
+        if batch.outgoing:
+            _send_channels(ctx, batch)
         return BatchResult(
             ok=[job.id for job in jobs if job.id not in batch.failures],
             failed=list(batch.failures.values()),

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 import redis
+from pydantic import AliasChoices
 
 from core import db as core_db
 from core import upstash as core_upstash
 from core.migrate import upgrade
-from core.settings import get_settings
+from core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from core.upstash_local import LocalUpstash
@@ -36,6 +37,20 @@ REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 UPSTASH_TOKEN = "test-upstash-token-0123456789"
 CRON_SECRET = "test-cron-secret-0123456789abcdef"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+
+
+def _settings_env_names() -> set[str]:
+    """Every environment variable Settings reads: field names and their aliases."""
+    names = set()
+    for field_name, field in Settings.model_fields.items():
+        names.add(field_name.upper())
+        alias = field.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices)
+    return names
+
+
+SETTINGS_ENV_NAMES = _settings_env_names()
 
 
 def unavailable(what: str, why: object) -> None:
@@ -160,11 +175,8 @@ def upstash(_local_upstash: LocalUpstash, redis_server: str) -> Iterator[Upstash
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:
     """A clean environment for Settings: nothing inherited, caches cleared before and after."""
-    for name in list(os.environ):
-        if name.startswith(("UPSTASH_", "KV_", "CRON_", "ADMIN_", "AUTH_", "QUEUE_", "DRAIN_")) or (
-            name in {"DATABASE_URL", "ENVIRONMENT", "LEASE_SECONDS", "MAX_ATTEMPTS"}
-        ):
-            monkeypatch.delenv(name, raising=False)
+    for name in SETTINGS_ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
     # Settings also reads `.env` from the working directory; tests must not see a developer's.
     monkeypatch.chdir(tmp_path)
     clear_caches()

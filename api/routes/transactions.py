@@ -1,7 +1,17 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile, status
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Response,
+    UploadFile,
+    status,
+)
 from pydantic import Field
 
 from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep
@@ -22,6 +32,8 @@ from core.uploads import ImportResult, import_statement
 router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 
 Batch = Annotated[list[TransactionCreate], Field(min_length=1, max_length=MAX_BATCH)]
+# Ids are 64-bit: a larger number in the path is a 422, not a database error (500).
+TxnId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]
 
 
 def _not_found(txn_id: int) -> HTTPException:
@@ -67,7 +79,7 @@ def list_transactions(
 
 @router.patch("/{txn_id}")
 def update_transaction(
-    txn_id: int, body: TransactionUpdate, user: CurrentUser, session: SessionDep, queue: QueueDep
+    txn_id: TxnId, body: TransactionUpdate, user: CurrentUser, session: SessionDep, queue: QueueDep
 ) -> TransactionPublic:
     try:
         row = txns.update(session, user, txn_id, body)
@@ -82,7 +94,7 @@ def update_transaction(
 
 @router.delete("/{txn_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_transaction(
-    txn_id: int, user: CurrentUser, session: SessionDep, queue: QueueDep
+    txn_id: TxnId, user: CurrentUser, session: SessionDep, queue: QueueDep
 ) -> Response:
     try:
         txns.delete(session, user, txn_id)
