@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.limits import BodyLimit
-from api.routes import cron, health, inbox, summary, transactions
+from api.routes import admin, cron, health, inbox, summary, transactions
 from core.settings import get_settings
 from core.statements import StatementError
 
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     app.include_router(transactions.router)
     app.include_router(summary.router)
     app.include_router(inbox.router)
+    app.include_router(admin.router)
     app.add_middleware(BodyLimit)
     app.add_exception_handler(StatementError, _statement_rejected)  # type: ignore[arg-type]
     return app

@@ -1,0 +1,92 @@
+"""The operator view and the dead-letter actions, behind the admin secret."""
+
+import secrets
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field, StringConstraints
+
+from api.deps import QueueDep, SettingsDep, require_admin_secret
+from core.admin import (
+    AdminOverview,
+    DeadActionName,
+    DeadActionResult,
+    QueueUnavailable,
+    content_security_policy,
+    dead_action,
+    gather,
+    render_html,
+)
+from core.db import get_engine
+from core.ledger import SUMMARY_KIND
+
+router = APIRouter(
+    prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin_secret)]
+)
+
+# The page is opened with ?token=: keep it out of caches and out of Referer headers.
+_PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class DeadIds(BaseModel):
+    """Which dead letters to act on: `ids` omitted (or no body at all) means all of them."""
+
+    ids: list[UserId] | None = Field(default=None, max_length=10_000)
+
+
+def _wants_html(output: str | None, accept: str) -> bool:
+    if output is not None:
+        return output == "html"
+    # A browser asks for text/html first; curl and scripts send */* or application/json.
+    return accept.split(",", 1)[0].strip().lower().startswith("text/html")
+
+
+@router.get(
+    "/queue",
+    response_model=None,
+    responses={
+        200: {"model": AdminOverview, "content": {"text/html": {}}},
+        503: {"description": "the queue or the database is unreachable (figures still shown)"},
+    },
+)
+def get_queue(
+    request: Request,
+    queue: QueueDep,
+    settings: SettingsDep,
+    output: Annotated[
+        Literal["json", "html"] | None,
+        Query(alias="format", description="json or html (default: by the Accept header)"),
+    ] = None,
+) -> Response:
+    """Queue depth, oldest pending age, leases, retries, dead letters and recent drain runs."""
+    overview = gather(queue, get_engine(), SUMMARY_KIND, settings)
+    code = status.HTTP_200_OK if overview.healthy else status.HTTP_503_SERVICE_UNAVAILABLE
+    if _wants_html(output, request.headers.get("accept", "")):
+        nonce = secrets.token_urlsafe(16)
+        headers = {**_PAGE_HEADERS, "Content-Security-Policy": content_security_policy(nonce)}
+        return HTMLResponse(render_html(overview, nonce), status_code=code, headers=headers)
+    return JSONResponse(overview.model_dump(mode="json"), status_code=code, headers=_PAGE_HEADERS)
+
+
+def _act(queue: QueueDep, action: DeadActionName, body: DeadIds | None) -> DeadActionResult:
+    try:
+        return dead_action(queue, action, None if body is None else body.ids)
+    except QueueUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+
+
+@router.post("/dead/requeue")
+def requeue_dead(
+    queue: QueueDep, body: Annotated[DeadIds | None, Body()] = None
+) -> DeadActionResult:
+    """Dead letters back to pending with fresh attempts: `{"ids": [...]}`, or all when omitted."""
+    return _act(queue, "requeue", body)
+
+
+@router.post("/dead/purge")
+def purge_dead(queue: QueueDep, body: Annotated[DeadIds | None, Body()] = None) -> DeadActionResult:
+    """Forget dead letters: `{"ids": [...]}`, or all when omitted."""
+    return _act(queue, "purge", body)
