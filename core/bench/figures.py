@@ -1,0 +1,204 @@
+"""The figures `scripts/bench.py` reports, as they appear in its JSON, and the targets they meet.
+
+Every section is a TypedDict so the JSON shape is checked by mypy and read by the smoke test.
+Sections 5 and 6 drive HTTP routes; when a route is missing they report `Unavailable` instead.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypedDict
+
+
+class UpstashUsage(TypedDict):
+    """What a stretch of work cost on the queue.
+
+    `requests` are Upstash REST requests (counted by upstash_local); `billed` are the commands
+    Redis ran for them, scripts' inner commands included (`INFO commandstats`). `clean` is False
+    when another client ran commands on the same Redis meanwhile, so `billed` may be inflated.
+    """
+
+    requests: int
+    billed: int
+    by_command: dict[str, int]
+    clean: bool
+
+
+class DrainFigures(TypedDict):
+    users: int
+    transactions: int
+    batch_size: int
+    repeat: int
+    seconds: float
+    users_per_second: float
+    naive_users: int
+    naive_seconds: float
+    naive_users_per_second: float
+    speedup_vs_naive: float
+    floor_seconds: float
+    floor_users_per_second: float
+    drain_to_floor: float
+    samples_seconds: list[float]
+    samples_naive_seconds: list[float]
+    samples_floor_seconds: list[float]
+
+
+class UpstashFigures(TypedDict):
+    """Billed figures come from the windows no other Redis client disturbed (`clean`: there
+    was at least one such window for each figure)."""
+
+    drain_requests_per_job: float
+    drain_billed_per_job: float
+    naive_requests_per_job: float
+    naive_billed_per_job: float
+    billed_ratio_naive_to_drain: float
+    enqueue_requests_per_call: float
+    enqueue_billed_per_call: float
+    enqueue_pending_billed_per_call: float
+    drain_billed_by_command: dict[str, int]
+    clean: bool
+
+
+class IdleTickFigures(TypedDict):
+    ticks: int
+    requests: int
+    billed: int
+    billed_by_command: dict[str, int]
+    db_statements: int
+    db_writes: int
+    db_connections: int
+    latency_seconds: float
+    samples_latency_seconds: list[float]
+    clean: bool
+
+
+class ImportTime(TypedDict):
+    module: str
+    self_us: int
+    cumulative_us: int
+
+
+class ColdStartFigures(TypedDict):
+    runs: int
+    api_index_seconds: float
+    bare_fastapi_seconds: float
+    ratio: float
+    samples_api_index_seconds: list[float]
+    samples_bare_fastapi_seconds: list[float]
+    importtime_top_cumulative: list[ImportTime]
+    importtime_top_self: list[ImportTime]
+
+
+class ImportFigures(TypedDict):
+    available: Literal[True]
+    rows: int
+    file_bytes: int
+    seconds: float
+    rows_per_second: float
+    parse_seconds: float
+    floor_seconds: float
+    floor_rows_per_second: float
+    ratio: float
+    peak_memory_bytes: int
+    memory_to_file_ratio: float
+    half_file_bytes: int
+    half_peak_memory_bytes: int
+    memory_growth_per_file_byte: float
+    samples_seconds: list[float]
+    samples_floor_seconds: list[float]
+
+
+class WritePathFigures(TypedDict):
+    available: Literal[True]
+    requests: int
+    with_enqueue_seconds: float
+    without_enqueue_seconds: float
+    ratio: float
+    upstash_requests_per_write_with: float
+    upstash_requests_per_write_without: float
+
+
+class Unavailable(TypedDict):
+    available: Literal[False]
+    reason: str
+
+
+class Sections(TypedDict, total=False):
+    drain: DrainFigures
+    upstash: UpstashFigures
+    idle_tick: IdleTickFigures
+    cold_start: ColdStartFigures
+    statement_import: ImportFigures | Unavailable
+    write_path: WritePathFigures | Unavailable
+
+
+class Meta(TypedDict):
+    date: str
+    machine: str
+    cpus: int
+    python: str
+    postgres: str
+    redis: str
+    command: str
+    database: str
+    queue_prefix: str
+    seed: int
+    sections: list[int]
+
+
+class TargetResult(TypedDict):
+    figure: str
+    section: str
+    key: str
+    value: float | None
+    op: Literal["<=", ">="]
+    limit: float
+    met: bool | None
+
+
+class Report(TypedDict):
+    meta: Meta
+    sections: Sections
+    targets: list[TargetResult]
+
+
+# (what, section, key, op, limit): the issue's targets at the default sizes.
+TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
+    ("drain vs naive drain (x faster)", "drain", "speedup_vs_naive", ">=", 15.0),
+    ("drain vs database floor (x slower)", "drain", "drain_to_floor", "<=", 2.0),
+    ("Upstash requests per drained job", "upstash", "drain_requests_per_job", "<=", 0.05),
+    ("billed commands per drained job", "upstash", "drain_billed_per_job", "<=", 0.15),
+    ("billed commands per enqueue", "upstash", "enqueue_billed_per_call", "<=", 3.0),
+    ("idle tick: Upstash requests", "idle_tick", "requests", "<=", 3.0),
+    ("idle tick: billed commands", "idle_tick", "billed", "<=", 6.0),
+    ("cold import vs bare FastAPI (x)", "cold_start", "ratio", "<=", 1.5),
+    ("statement import vs bulk insert (x)", "statement_import", "ratio", "<=", 3.0),
+    (
+        "import memory growth per file byte",
+        "statement_import",
+        "memory_growth_per_file_byte",
+        "<=",
+        1.0,
+    ),
+    ("write path with vs without enqueue (x)", "write_path", "ratio", "<=", 1.3),
+)
+
+_OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}
+
+
+def evaluate(sections: Sections) -> list[TargetResult]:
+    """Each target with the measured value; `met` is None when its section did not run."""
+    results: list[TargetResult] = []
+    as_mapping: Mapping[str, Any] = sections
+    for figure, section, key, op, limit in TARGETS:
+        values: Mapping[str, Any] = as_mapping.get(section) or {}
+        raw = values.get(key)
+        value = float(raw) if isinstance(raw, int | float) else None
+        met = None if value is None else _OPS[op](value, limit)
+        results.append(
+            TargetResult(
+                figure=figure, section=section, key=key, value=value, op=op, limit=limit, met=met
+            )
+        )
+    return results
