@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
+from core.bulk import insert_rows
 from core.channels import (
     Channel,
     OutgoingNotification,
@@ -49,6 +50,8 @@ class _Computed:
     version: int
     summaries: dict[str, CurrencySummary]
     seconds: float
+    # Each summary as its JSON document, dumped once for both the change test and the write.
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -122,6 +125,7 @@ def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None
             version=batch.versions[job.id],
             summaries=summaries,
             seconds=time.perf_counter() - started,
+            documents={c: s.model_dump(mode="json") for c, s in summaries.items()},
         )
 
 
@@ -166,7 +170,7 @@ def _guard(session: Session, batch: _Batch) -> set[str]:
 def _summary_rows(user_id: str, computed: _Computed, now: datetime) -> list[dict[str, Any]]:
     rows = []
     for currency, summary in sorted(computed.summaries.items()):
-        figures = summary.model_dump(mode="json")
+        figures = computed.documents[currency]
         rows.append(
             {
                 "user_id": user_id,
@@ -187,8 +191,8 @@ def _summary_rows(user_id: str, computed: _Computed, now: datetime) -> list[dict
 
 def _changed(batch: _Batch, user_id: str) -> bool:
     new = {
-        currency: _stable(summary.model_dump(mode="json"))
-        for currency, summary in batch.computed[user_id].summaries.items()
+        currency: _stable(document)
+        for currency, document in batch.computed[user_id].documents.items()
     }
     return new != batch.previous.get(user_id, {})
 
@@ -234,9 +238,8 @@ def _write(session: Session, batch: _Batch, ctx: JobContext, started: datetime) 
             sa.delete(FinancialSummary).where(col(FinancialSummary.user_id).in_(sorted(winners)))
         )
         rows = [r for uid in sorted(winners) for r in _summary_rows(uid, batch.computed[uid], now)]
-        if rows:
-            session.execute(sa.insert(FinancialSummary), rows)
-    session.execute(sa.insert(BackgroundJob), _job_rows(batch, ctx, changed, started))
+        insert_rows(session, FinancialSummary, rows)
+    insert_rows(session, BackgroundJob, _job_rows(batch, ctx, changed, started))
     notes = [
         summary_notification(uid, batch.computed[uid].summaries, now) for uid in sorted(changed)
     ]
@@ -250,7 +253,7 @@ def _insert_notifications(
     if not notes:
         return
     if not enabled_channels(ctx.settings):
-        session.execute(sa.insert(Notification), notes)
+        insert_rows(session, Notification, notes)
         return
     # Same single statement, now returning the ids the channels must report on.
     stmt = sa.insert(Notification).returning(col(Notification.id), col(Notification.user_id))

@@ -89,3 +89,26 @@ def make_world() -> World:
         queue=JobQueue(get_redis(), "financial-summary", settings),
         settings=settings,
     )
+
+
+class StatementCounter:
+    """Counts SQL statements sent through `engine`: SQLAlchemy executions and COPY commands
+    (core.bulk streams COPY on the driver connection, which SQLAlchemy's events do not see)."""
+
+    def __init__(self, engine: Engine, monkeypatch: Any) -> None:
+        import psycopg
+
+        self.count = 0
+        self.copies = 0
+        sa.event.listen(engine, "before_cursor_execute", self._count)
+        original = psycopg.Cursor.copy
+
+        def counting_copy(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            self.copies += 1
+            return original(cursor, statement, *args, **kwargs)
+
+        monkeypatch.setattr(psycopg.Cursor, "copy", counting_copy)
+
+    def _count(self, *args: Any, **kwargs: Any) -> None:
+        self.count += 1

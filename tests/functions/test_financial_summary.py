@@ -18,7 +18,7 @@ from core.queue import ClaimedJob
 from core.summary import compute_summaries
 from functions import get_kind
 from tests.conftest import UpstashHandle
-from tests.support import World
+from tests.support import StatementCounter, World
 
 KIND = get_kind("financial-summary")
 
@@ -231,24 +231,18 @@ def test_computation_overtaken_by_a_write_keeps_the_user_dirty(
     assert dirty is not None  # the sweep (or the pending enqueue) will redo it
 
 
-class StatementCounter:
-    def __init__(self, world: World) -> None:
-        self.count = 0
-        sa.event.listen(world.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args: Any, **kwargs: Any) -> None:
-        self.count += 1
-
-
 @pytest.mark.parametrize("batch", [1, 7, 40])
-def test_sql_statements_per_batch_do_not_grow_with_batch_size(world: World, batch: int) -> None:
+def test_sql_statements_per_batch_do_not_grow_with_batch_size(
+    world: World, batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     users = world.seed(users=batch, per_user=6, enqueue=False)
-    counter = StatementCounter(world)
+    counter = StatementCounter(world.engine, monkeypatch)
     result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.ok) == batch
-    # versions, transactions, stored summaries, lock, guard, delete, insert summaries,
-    # insert jobs, insert notifications
+    # versions, transactions, stored summaries, lock, guard, delete, then three COPYs:
+    # summaries, jobs, notifications
     assert counter.count == 9
+    assert counter.copies == 3
 
 
 def test_upstash_requests_per_batch_are_fixed(world: World, upstash: UpstashHandle) -> None:

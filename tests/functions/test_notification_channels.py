@@ -18,7 +18,7 @@ from core.queue import ClaimedJob
 from functions import get_kind
 from tests.conftest import clear_caches
 from tests.core.test_channels import SECRET, Receiver, free_port
-from tests.support import World, make_world
+from tests.support import StatementCounter, World, make_world
 
 KIND = get_kind("financial-summary")
 SENDER = "tally@example.com"
@@ -185,19 +185,15 @@ def test_no_channel_configured_means_no_delivery_at_all(
     assert list(channels_by_user(world).values()) == [{}, {}, {}]
 
 
-class StatementCounter:
-    def __init__(self, world: World) -> None:
-        self.count = 0
-        sa.event.listen(world.engine, "before_cursor_execute", self._count)
-
-    def _count(self, *args: Any, **kwargs: Any) -> None:
-        self.count += 1
-
-
 @pytest.mark.parametrize("batch", [1, 7, 40])
 @pytest.mark.parametrize(("email", "extra"), [(True, 2), (False, 1)])
 def test_channels_add_a_fixed_number_of_statements_per_batch(
-    channel_world: MakeWorld, ses: list[Any], batch: int, email: bool, extra: int
+    channel_world: MakeWorld,
+    ses: list[Any],
+    batch: int,
+    email: bool,
+    extra: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with Receiver() as receiver:
         variables = {"NOTIFY_WEBHOOK_URL": receiver.url, "NOTIFY_WEBHOOK_SECRET": SECRET}
@@ -206,7 +202,7 @@ def test_channels_add_a_fixed_number_of_statements_per_batch(
         world = channel_world(**variables)
         users = world.seed(users=batch, per_user=6, enqueue=False)
         set_emails(world, {uid: f"{uid}@example.com" for uid in users})
-        counter = StatementCounter(world)
+        counter = StatementCounter(world.engine, monkeypatch)
         result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.changed) == batch
     # the 9 of a batch without channels, + the address SELECT (email only) + the results UPDATE
