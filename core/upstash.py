@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-
-import httpx
-from upstash_redis import Redis
+from typing import TYPE_CHECKING
 
 from core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from upstash_redis import Redis
 
 
 class QueueNotConfigured(RuntimeError):
@@ -17,6 +18,11 @@ class QueueNotConfigured(RuntimeError):
 def make_redis(settings: Settings) -> Redis:
     if not settings.queue_configured:
         raise QueueNotConfigured("UPSTASH_REDIS_REST_URL is not set")
+    # Imported here: the SDK brings httpx along, and a cold start serving a request that never
+    # touches the queue (a summary read, a transaction list) should not pay for either.
+    import httpx
+    from upstash_redis import Redis
+
     client = Redis(
         url=settings.upstash_redis_rest_url,
         token=settings.upstash_redis_rest_token.get_secret_value(),

@@ -81,6 +81,7 @@ class ImportTime(TypedDict):
 
 class ColdStartFigures(TypedDict):
     runs: int
+    environment: str  # "runtime-only site" or "development environment"
     api_index_seconds: float
     bare_fastapi_seconds: float
     ratio: float

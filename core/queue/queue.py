@@ -10,15 +10,17 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
-from upstash_redis import Redis
 
 from core.queue.keys import QueueKeys
 from core.queue.retry import Next, backoff_seconds, next_step
 from core.queue.scripts import ScriptName, run
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from upstash_redis import Redis
 
 log = logging.getLogger("tally.queue")
 

@@ -11,12 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-from upstash_redis import Redis
-from upstash_redis.errors import UpstashError
+from typing import TYPE_CHECKING, Any
 
 from core.queue.keys import Part, QueueKeys
+
+if TYPE_CHECKING:
+    from upstash_redis import Redis
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 
@@ -33,7 +33,7 @@ class ScriptName(enum.StrEnum):
 # The KEYS each script takes, in order: the same contract as the header of its .lua file
 # (a test holds the two together).
 KEY_PARTS: dict[ScriptName, tuple[Part, ...]] = {
-    ScriptName.ENQUEUE: (Part.PENDING, Part.QUEUED, Part.RETRY, Part.DEAD),
+    ScriptName.ENQUEUE: (Part.PENDING, Part.QUEUED, Part.RETRY, Part.DEAD, Part.CLAIMS),
     ScriptName.CLAIM: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS),
     ScriptName.SETTLE: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.REAP: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
@@ -61,6 +61,8 @@ class QueueError(RuntimeError):
 
 def run(redis: Redis, name: ScriptName, queue_keys: QueueKeys, args: list[str | int]) -> Any:
     """Run one script for one queue: one request (two when Redis has to learn the script)."""
+    from upstash_redis.errors import UpstashError  # with the client, only once a call is made
+
     script = load(name)
     keys = [queue_keys.of(part) for part in KEY_PARTS[name]]
     str_args = [str(a) for a in args]
