@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.settings import get_settings
@@ -13,8 +14,16 @@ JSON_BODY_MAX_BYTES = 2 * 1024 * 1024
 MULTIPART_OVERHEAD_BYTES = 64 * 1024
 
 
-class BodyTooLarge(Exception):
-    pass
+def _too_large(limit: int) -> str:
+    return f"request body is larger than the limit of {limit:,} bytes"
+
+
+class BodyTooLarge(HTTPException):
+    """An HTTPException so that FastAPI, reading a streamed body, passes it on as the 413
+    it is; any other exception there becomes a 400 "error parsing the body"."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, _too_large(limit))
 
 
 class BodyLimit:
@@ -46,7 +55,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -63,7 +72,7 @@ class BodyLimit:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = json.dumps({"detail": f"request body is larger than the limit of {limit:,} bytes"})
+    body = json.dumps({"detail": _too_large(limit)})
     await send(
         {
             "type": "http.response.start",

@@ -86,18 +86,26 @@ def insert_transactions(
     if not rows:
         return
     values = row_values(user_id, rows, statement_id)
+    # Without render_nulls SQLAlchemy starts a new INSERT whenever the set of NULL columns
+    # changes from one row to the next (a category here, none there): 20,000 statements for a
+    # 50,000-row statement instead of a handful of multi-row INSERTs.
+    options = {"render_nulls": True}
     if not skip_duplicates:
-        session.execute(sa.insert(Transaction), values)
+        session.execute(sa.insert(Transaction), values, execution_options=options)
         return
     target = ["user_id", "import_key"]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(
-            postgresql.insert(Transaction).on_conflict_do_nothing(index_elements=target), values
+            postgresql.insert(Transaction).on_conflict_do_nothing(index_elements=target),
+            values,
+            execution_options=options,
         )
     elif dialect == "sqlite":
         session.execute(
-            sqlite.insert(Transaction).on_conflict_do_nothing(index_elements=target), values
+            sqlite.insert(Transaction).on_conflict_do_nothing(index_elements=target),
+            values,
+            execution_options=options,
         )
     else:  # pragma: no cover - only the two databases above are supported
         raise RuntimeError(f"unsupported database {dialect}")

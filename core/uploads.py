@@ -32,7 +32,9 @@ class ImportResult(BaseModel):
 
 
 def _clean_filename(name: str | None) -> str:
-    base = PurePath((name or "statement").replace("\\", "/")).name or "statement"
+    base = PurePath((name or "statement").replace("\\", "/")).name
+    if base in {"", ".", ".."}:  # "../" has the base name ".."
+        base = "statement"
     printable = "".join(ch for ch in base if ch.isprintable())
     return printable[:255] or "statement"
 

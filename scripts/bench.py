@@ -68,6 +68,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=DEFAULTS.cold_runs,
         help="interpreter starts per side for the cold-start figure",
     )
+    add(
+        "--cold-from-venv",
+        action="store_true",
+        help="import from this environment, not a runtime-only site (no package download)",
+    )
     add("--csv-rows", type=_positive, default=DEFAULTS.csv_rows, help="rows of the statement")
     add("--seed", type=int, default=DEFAULTS.seed, help="seed of the generated data")
     add("--sections", type=_sections, default=ALL_SECTIONS, help="e.g. 1,2,3 (default: all)")
@@ -97,6 +102,7 @@ def main(argv: list[str]) -> int:
         csv_rows=args.csv_rows,
         naive_users=args.naive_users,
         cold_runs=args.cold_runs,
+        cold_runtime_site=not args.cold_from_venv,
         seed=args.seed,
         sections=args.sections,
         pg_url=args.pg_url,

@@ -100,9 +100,11 @@ def import_times(code: str, site: Path | None = None) -> list[ImportTime]:
     return rows
 
 
-def measure_cold_start(runs: int, echo: Callable[[str], None]) -> ColdStartFigures:
+def measure_cold_start(
+    runs: int, echo: Callable[[str], None], use_runtime_site: bool = True
+) -> ColdStartFigures:
     echo(f"cold start x{runs} (api.index and bare FastAPI, interleaved)")
-    site = runtime_site()
+    site = runtime_site() if use_runtime_site else None
     echo(f"  importing from {'the runtime-only site' if site else 'the development environment'}")
     # Untimed first runs write the bytecode caches; a deployed function ships them compiled.
     _time(ENTRY, site)

@@ -43,6 +43,7 @@ class BenchConfig:
     csv_rows: int = 50_000
     naive_users: int = 200
     cold_runs: int = 7
+    cold_runtime_site: bool = True
     seed: int = 1
     sections: frozenset[int] = ALL_SECTIONS
     pg_url: str = DEFAULT_PG_URL

@@ -45,7 +45,9 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
         if 3 in config.sections:
             sections["idle_tick"] = measure_idle_tick(env, config, echo)
         if 4 in config.sections:
-            sections["cold_start"] = measure_cold_start(config.cold_runs, echo)
+            sections["cold_start"] = measure_cold_start(
+                config.cold_runs, echo, config.cold_runtime_site
+            )
         if 5 in config.sections:
             sections["statement_import"] = measure_import(env, config, echo)
         if 6 in config.sections:

@@ -28,7 +28,7 @@ from tests.conftest import PG_HOST, PG_USER, pg_url, unavailable
 ROOT = Path(__file__).resolve().parents[2]
 TINY = (
     *("--users", "20", "--txns-per-user", "5", "--naive-users", "10"),
-    *("--repeat", "1", "--cold-runs", "1", "--csv-rows", "300"),
+    *("--repeat", "1", "--cold-runs", "1", "--csv-rows", "300", "--cold-from-venv"),
 )
 SECTIONS: dict[str, Any] = {
     "drain": DrainFigures,
