@@ -1,8 +1,9 @@
 """The operator view: queue figures, dead letters and recent drain runs, as data or as a page.
 
-Framework-free: `api/routes/admin.py` only parses the request and picks JSON or HTML. The page is
-one self-contained document (inline CSS, one inline script, an inline SVG chart) so it works on
-a function with no static files and from a browser with no network beyond the function itself.
+Framework-free: `api/_http/routes/admin.py` only parses the request and picks JSON or HTML.
+The page is one self-contained document (inline CSS, one inline script, an inline SVG chart) so
+it works on a function with no static files and from a browser with no network beyond the
+function itself.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from api.routes.cron import PATH as CRON_PATH
+from api._http.routes.cron import PATH as CRON_PATH
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,7 +157,7 @@ def test_bundle_excludes_tests_and_dev_files(config: dict[str, Any]) -> None:
     for prefix in ("tests/", ".venv/", ".tally/", "docs/", "scripts/", ".ci/"):
         assert not [f for f in files if f.startswith(prefix)], prefix
     # ...and keeps what the function runs, plus the migrations a deploy step may apply.
-    for needed in (ENTRY, "api/app.py", "core/drain.py", "functions/__init__.py"):
+    for needed in (ENTRY, "api/_http/app.py", "core/drain.py", "functions/__init__.py"):
         assert needed in files
     assert any(f.startswith("core/queue/lua/") for f in files)
     assert any(f.startswith("migrations/") for f in files)
@@ -181,3 +181,15 @@ def test_readme_shows_the_vercel_json_in_use(config: dict[str, Any]) -> None:
     blocks = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
     shown = [json.loads(b) for b in blocks if '"functions"' in b and '"crons"' in b]
     assert shown == [{k: v for k, v in config.items() if k != "$schema"}]
+
+
+def test_api_index_is_the_only_vercel_function() -> None:
+    """Without a framework preset every `.py` under api/ becomes a function, except files and
+    folders whose name starts with an underscore: keep the app's modules in `api/_http/`."""
+    api = ROOT / "api"
+    functions = {
+        path.relative_to(ROOT).as_posix()
+        for path in api.rglob("*.py")
+        if not any(part.startswith(("_", ".")) for part in path.relative_to(api).parts)
+    }
+    assert functions == {ENTRY}

@@ -18,7 +18,7 @@ def measure_idle_tick(
 ) -> IdleTickFigures:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api._http.app import create_app
 
     ticks = max(MIN_TICKS, 3 * config.repeat) | 1  # odd: the median is a tick, not a mean
     headers = {"Authorization": f"Bearer {env.cron_secret}"}

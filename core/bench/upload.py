@@ -116,7 +116,7 @@ def measure_import(
 ) -> ImportFigures | Unavailable:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api._http.app import create_app
 
     app = create_app()
     unavailable = missing_route(app, "POST", UPLOAD_PATH)

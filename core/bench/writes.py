@@ -60,7 +60,7 @@ def measure_write_path(
 ) -> WritePathFigures | Unavailable:
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from api._http.app import create_app
     from core.settings import get_settings
 
     with_queue = create_app()

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from core.auth import mint_token
 from core.db import get_engine
 from core.ledger import SUMMARY_KIND

@@ -30,7 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from core.drain import DrainOptions, run
 from core.queue import Failure
 from core.settings import get_settings

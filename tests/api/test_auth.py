@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from jwt.warnings import InsecureKeyLengthWarning
 
-from api.app import create_app
+from api._http.app import create_app
 from tests.api.conftest import (
     ALICE,
     BOB,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from core.auth import mint_token
 from core.settings import get_settings
 from tests.conftest import CRON_SECRET, UpstashHandle

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from tests.conftest import UpstashHandle
 
 

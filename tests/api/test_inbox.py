@@ -6,7 +6,7 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from core.auth import mint_token
 from core.settings import get_settings
 from core.summary import Txn, compute_summaries

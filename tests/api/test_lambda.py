@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.lambda_handler import (
+from api._lambda import (
     LAMBDA_SAFETY_MARGIN_SECONDS,
     handler,
     is_scheduled,
@@ -191,7 +191,7 @@ def test_cold_start_loads_only_what_the_event_needs(world: World) -> None:
     """Importing the handler loads no framework; a scheduled run never loads FastAPI."""
     probe = (
         "import sys, json\n"
-        "import api.lambda_handler as h\n"
+        "import api._lambda as h\n"
         "heavy = ('fastapi', 'mangum', 'sqlalchemy')\n"
         "loaded_at_import = sorted(m for m in heavy if m in sys.modules)\n"
         "class C:\n"

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.limits import JSON_BODY_MAX_BYTES
+from api._http.limits import JSON_BODY_MAX_BYTES
 from core.queue import JobQueue
 from tests.api.conftest import (
     ALICE,

@@ -400,7 +400,7 @@ def test_secrets_never_reach_results_or_logs(
     env.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     env.delenv("AWS_DEFAULT_REGION", raising=False)
     caplog.set_level(logging.DEBUG)
-    # As api/app.py does: httpx itself logs every request URL at INFO.
+    # As api/_http/app.py does: httpx itself logs every request URL at INFO.
     caplog.set_level(logging.WARNING, logger="httpx")
     token = "query-token-5b1f0c"
     outcomes = []

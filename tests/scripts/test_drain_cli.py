@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api._http.app import create_app
 from tests.conftest import CRON_SECRET
 from tests.support import World
 

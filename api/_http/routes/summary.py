@@ -1,6 +1,6 @@
 from fastapi import APIRouter
 
-from api.deps import CurrentUser, SessionDep
+from api._http.deps import CurrentUser, SessionDep
 from core.summaries import SummaryView, read_summary
 
 router = APIRouter(tags=["summary"])

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, sta
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from api.deps import QueueDep, SettingsDep, require_admin_secret
+from api._http.deps import QueueDep, SettingsDep, require_admin_secret
 from core.admin import (
     AdminOverview,
     DeadActionName,

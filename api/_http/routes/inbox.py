@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from api.deps import CurrentUser, SessionDep
+from api._http.deps import CurrentUser, SessionDep
 from core.history import JobPage, list_jobs
 from core.notifications import (
     NotificationNotFound,

@@ -1,4 +1,4 @@
-"""AWS Lambda entry point (`api.lambda_handler.handler`): one function for HTTP and schedules.
+"""AWS Lambda entry point (`api._lambda.handler`): one function for HTTP and schedules.
 
 - HTTP events (API Gateway HTTP API v2, a function URL, REST API, ALB) go through Mangum to the
   same FastAPI app Vercel serves.

@@ -7,8 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api.limits import BodyLimit
-from api.routes import admin, cron, health, inbox, summary, transactions
+from api._http.limits import BodyLimit
+from api._http.routes import admin, cron, health, inbox, summary, transactions
 from core.settings import get_settings
 from core.statements import StatementError
 

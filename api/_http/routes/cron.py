@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
 
-from api.deps import SettingsDep, require_cron_secret
+from api._http.deps import SettingsDep, require_cron_secret
 from core.drain import DrainOptions, DrainStats, StopReason, run
 from functions import get_kind
 

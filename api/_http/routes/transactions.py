@@ -14,7 +14,7 @@ from fastapi import (
 )
 from pydantic import Field
 
-from api.deps import CurrentUser, QueueDep, SessionDep, SettingsDep
+from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep
 from core import transactions as txns
 from core.ledger import notify_queue
 from core.statements import StatementTooLarge
