@@ -1,8 +1,9 @@
 """Bank statement parsing: CSV exports and OFX/QFX files to validated transaction rows.
 
-Pure logic: no database, no HTTP. The upload endpoint calls `parse_statement` and maps
-`StatementError.status` to the response; the JSON transactions API reuses the amount,
-currency and date helpers for its own validation.
+Pure logic: no database, no HTTP. The upload endpoint calls `open_statement`, which checks the
+file as a whole, and stores the rows as it iterates them (`parse_statement` is the same with
+the rows in a list); it maps `StatementError.status` to the response. The JSON transactions API
+reuses the amount, currency and date helpers for its own validation.
 
 Decisions a user can notice:
 - Day/month order is decided for the whole file. One date with a first field over 12 makes the
@@ -10,6 +11,7 @@ Decisions a user can notice:
   errors. When every date reads both ways, the upload is refused (422) asking for `date_order`,
   except for dotted dates (05.03.2024), which are day-first by convention. ISO dates always read.
 - All or nothing: any bad line rejects the file, and every bad line is reported (50 listed).
+  A stream reports bad lines when its iteration ends, so its consumer must roll back.
 - Amounts with more decimals than the currency has are refused unless the extra digits are
   zeros (`12.340` USD is 12.34; `12.345` is an error).
 - UTF-16 files are refused (415) with a hint to save as UTF-8; text that is not UTF-8 is read
@@ -26,8 +28,8 @@ from core.statements.errors import (
     StatementTooLarge,
     UnsupportedFormat,
 )
-from core.statements.model import ParsedRow, ParsedStatement
-from core.statements.parser import parse_statement
+from core.statements.model import ParsedRow, ParsedStatement, StatementStream
+from core.statements.parser import open_statement, parse_statement
 
 __all__ = [
     "AmbiguousDate",
@@ -36,11 +38,13 @@ __all__ = [
     "ParsedRow",
     "ParsedStatement",
     "StatementError",
+    "StatementStream",
     "StatementTooLarge",
     "UnsupportedFormat",
     "amount_to_minor",
     "currency_exponent",
     "is_valid_currency",
+    "open_statement",
     "parse_amount",
     "parse_date",
     "parse_statement",

@@ -1,8 +1,9 @@
 """CSV exports: find the header row, then read the rows in two streaming passes.
 
 The first pass only gathers evidence that needs the whole file (row count, day/month order,
-decimal mark); the second builds rows with what the first decided. Both iterate the decoded
-text line by line, so memory holds the text and the output, nothing row-shaped in between.
+decimal mark); the second builds rows with what the first decided, one at a time, for the caller
+to store as they come. Both passes decode the uploaded bytes line by line, so memory holds the
+bytes and one row, never the file's text or a list of its rows.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from core.statements.dates import (
     is_day_month_date,
     parse_date,
 )
-from core.statements.detect import DecodedText
+from core.statements.detect import TextSource
 from core.statements.errors import (
     ErrorCollector,
     InvalidStatement,
@@ -37,7 +38,7 @@ from core.statements.model import (
     AmountSign,
     DateOrder,
     ParsedRow,
-    ParsedStatement,
+    StatementStream,
     clean_text,
 )
 
@@ -60,7 +61,7 @@ class CsvOptions:
 @dataclass(frozen=True, slots=True)
 class Header:
     line: int  # 1-based physical line of the header row
-    body_start: int  # offset in the text of the line after the header
+    body_start: int  # byte offset in the file of the line after the header
     delimiter: str
     columns: ColumnMap
     width: int  # fields a row must have: up to the last named header cell
@@ -80,38 +81,36 @@ class Evidence:
         return "." if self.dot_votes > self.comma_votes else None
 
 
-def parse_csv(decoded: DecodedText, options: CsvOptions) -> ParsedStatement:
-    text = decoded.text
-    if "\n" not in text:
-        text = text.replace("\r", "\n")  # classic Mac line endings
-    header = find_header(text)
-    evidence = scan(text, header, options.max_rows)
-    errors = ErrorCollector()
-    date_order = _decide_date_order(evidence, header, options, errors)
-    builder = RowBuilder(header, options, date_order, evidence.decimal_mark, errors)
-    rows = [row for line, fields in records(text, header) if (row := builder.build(line, fields))]
-    errors.raise_if_any()
-    return ParsedStatement("csv", rows, decoded.encoding, header.delimiter, date_order)
+def open_csv(source: TextSource, options: CsvOptions) -> StatementStream:
+    """The first pass now (header, row count, date order, decimal mark); rows on iteration."""
+    header = find_header(source)
+    evidence = scan(source, header, options.max_rows)
+    date_order, ambiguity = _decide_date_order(evidence, header, options)
+    decimal_mark, row_count = evidence.decimal_mark, evidence.rows
+
+    def read_rows() -> Iterator[ParsedRow]:
+        errors = ErrorCollector()
+        if ambiguity is not None:
+            # Rows are still read, so the user learns about every other problem in one go.
+            errors.add(ambiguity.line, ambiguity.column, ambiguity.reason)
+        builder = RowBuilder(header, options, date_order, decimal_mark, errors, row_count)
+        for line, fields in records(source, header):
+            row = builder.build(line, fields)
+            if row is not None:
+                yield row
+        errors.raise_if_any()
+
+    return StatementStream(
+        "csv", source.encoding, header.delimiter, date_order, row_count, read_rows
+    )
 
 
-def physical_lines(text: str, start: int = 0) -> Iterator[str]:
-    """Lines with their endings, without materialising a list of a 50,000-line file."""
-    position, end = start, len(text)
-    while position < end:
-        newline = text.find("\n", position)
-        stop = end if newline < 0 else newline + 1
-        yield text[position:stop]
-        position = stop
-
-
-def find_header(text: str) -> Header:
-    offset, line_no, hint = 0, 0, None
+def find_header(source: TextSource) -> Header:
+    offset, line_no, hint = source.start, 0, None
     table_lines: dict[str, list[int]] = {}  # delimiter -> lines it splits into several fields
-    for line in physical_lines(text):
+    while offset < len(source.data) and line_no < _HEADER_SEARCH_LINES:
+        line, offset = source.line_at(offset)
         line_no += 1
-        offset += len(line)
-        if line_no > _HEADER_SEARCH_LINES:
-            break
         content = line.rstrip("\r\n")
         if content.lower().startswith("sep=") and len(content) == 5:
             hint = content[4]  # Excel's own "sep=;" first line
@@ -163,9 +162,9 @@ def _missing_header_reason() -> str:
     )
 
 
-def records(text: str, header: Header) -> Iterator[tuple[int, list[str]]]:
+def records(source: TextSource, header: Header) -> Iterator[tuple[int, list[str]]]:
     """Non-blank records after the header, each with the physical line it starts on."""
-    reader = csv.reader(physical_lines(text, header.body_start), delimiter=header.delimiter)
+    reader = csv.reader(source.lines(header.body_start), delimiter=header.delimiter)
     consumed = 0
     try:
         for fields in reader:
@@ -177,11 +176,11 @@ def records(text: str, header: Header) -> Iterator[tuple[int, list[str]]]:
         raise InvalidStatement([LineError(line, None, f"could not read the CSV: {exc}")]) from None
 
 
-def scan(text: str, header: Header, max_rows: int) -> Evidence:
+def scan(source: TextSource, header: Header, max_rows: int) -> Evidence:
     columns = header.columns
     amount_cells = [i for i in (columns.amount, columns.debit, columns.credit) if i is not None]
     evidence = Evidence()
-    for line, fields in records(text, header):
+    for line, fields in records(source, header):
         evidence.rows += 1
         if evidence.rows > max_rows:
             raise StatementTooLarge(
@@ -203,17 +202,16 @@ def scan(text: str, header: Header, max_rows: int) -> Evidence:
 
 
 def _decide_date_order(
-    evidence: Evidence, header: Header, options: CsvOptions, errors: ErrorCollector
-) -> DateOrder | None:
+    evidence: Evidence, header: Header, options: CsvOptions
+) -> tuple[DateOrder | None, LineError | None]:
+    """The order rows are read with, or the ambiguity to report with the rows' own errors."""
     if options.date_order is not None:
-        return options.date_order
+        return options.date_order, None
     try:
-        return evidence.dates.resolve()
+        return evidence.dates.resolve(), None
     except AmbiguousDate as exc:
-        # Rows are still read, so the user learns about every other problem in one go.
         column = header.columns.names[header.columns.date or 0]
-        errors.add(evidence.dates.ambiguous_line, column, str(exc))
-        return None
+        return None, LineError(evidence.dates.ambiguous_line, column, str(exc))
 
 
 class RowBuilder:
@@ -226,6 +224,7 @@ class RowBuilder:
         date_order: DateOrder | None,
         decimal_mark: str | None,
         errors: ErrorCollector,
+        expected_rows: int = 0,
     ) -> None:
         self._header = header
         self._columns = header.columns
@@ -236,7 +235,7 @@ class RowBuilder:
         self._dates: dict[str, datetime.date | str] = {}
         self._currencies: dict[str, str] = {}
         self._categories: dict[str, str] = {}
-        self._keys = ImportKeys()
+        self._keys = ImportKeys(expected_rows)
         self._sign = -1 if options.amount_sign == "expense_positive" else 1
 
     def build(self, line: int, fields: list[str]) -> ParsedRow | None:

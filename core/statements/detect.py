@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.statements.errors import UnsupportedFormat
@@ -32,12 +33,47 @@ _C1_BYTES = re.compile(rb"[\x80-\x9f]")
 # accented letters is really a binary or an unknown encoding.
 _MAX_NON_ASCII_SHARE = 0.3
 _MAX_CONTROL_SHARE = 0.005
+_DECODE_CHUNK_BYTES = 262_144
 
 
 @dataclass(frozen=True, slots=True)
-class DecodedText:
-    text: str
-    encoding: str
+class TextSource:
+    """The upload's bytes read as text of a known encoding, one line at a time.
+
+    The file is never decoded as a whole: a str copy of it would double what an upload holds
+    in memory. Lines are split on bytes, which is exact for every encoding read here: neither
+    UTF-8 nor a single-byte code page uses the line feed or carriage return byte inside a
+    character.
+    """
+
+    data: bytes
+    start: int  # offset of the text: after a UTF-8 byte order mark
+    encoding: str  # the name reported to the user ("utf-8-sig", "utf-8", "cp1252", "latin-1")
+    codec: str  # what decodes the bytes after `start`
+    newline: bytes  # line feed, or carriage return for classic Mac files that have no line feed
+
+    def head(self, chars: int) -> str:
+        """The first `chars` characters of the text (never a partial character)."""
+        width = 1 if self.codec != "utf-8" else 4
+        chunk = memoryview(self.data)[self.start : self.start + chars * width]
+        return codecs.getincrementaldecoder(self.codec)().decode(chunk)[:chars]
+
+    def line_at(self, position: int) -> tuple[str, int]:
+        """The line starting at byte `position`, with its ending, and where the next starts."""
+        stop = self.data.find(self.newline, position)
+        stop = len(self.data) if stop < 0 else stop + 1
+        line = str(memoryview(self.data)[position:stop], self.codec)
+        if self.newline == b"\r" and line.endswith("\r"):
+            line = line[:-1] + "\n"  # classic Mac files read as if every CR were a line feed
+        return line, stop
+
+    def lines(self, position: int | None = None) -> Iterator[str]:
+        """Lines from byte `position` (default: the start of the text), as csv.reader wants."""
+        position = self.start if position is None else position
+        end = len(self.data)
+        while position < end:
+            line, position = self.line_at(position)
+            yield line
 
 
 def refuse_binary(data: bytes) -> None:
@@ -66,35 +102,49 @@ def refuse_markup(text: str) -> None:
         raise UnsupportedFormat("This is an HTML or XML document, not a CSV or OFX statement.")
 
 
-def decode_text(data: bytes) -> DecodedText:
-    """UTF-8 (with or without BOM) first; otherwise the Windows/Latin-1 code page banks use."""
-    if data.startswith(codecs.BOM_UTF8):
-        body, encoding = data[len(codecs.BOM_UTF8) :], "utf-8-sig"
+def open_text(data: bytes) -> TextSource:
+    """UTF-8 (with or without BOM) first; otherwise the Windows/Latin-1 code page banks use.
+
+    Raises UnsupportedFormat when the result is not readable text.
+    """
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if _decodes(data, start, "utf-8"):
+        encoding, codec = ("utf-8-sig" if start else "utf-8"), "utf-8"
     else:
-        body, encoding = data, "utf-8"
+        # A file that is not UTF-8 is read from its first byte, a stray BOM included.
+        start = 0
+        # cp1252 only differs from Latin-1 in 0x80-0x9F (€, curly quotes); name the one that
+        # applies.
+        if _C1_BYTES.search(data) and _decodes(data, 0, "cp1252"):
+            encoding = codec = "cp1252"
+        else:
+            encoding = codec = "latin-1"
+    newline = b"\n" if b"\n" in data else b"\r"
+    source = TextSource(data, start, encoding, codec, newline)
+    _refuse_non_text(source)
+    return source
+
+
+def _decodes(data: bytes, start: int, codec: str) -> bool:
+    """Whether the bytes from `start` decode, checked in chunks so no copy of the file is made."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder(codec)()
+    view = memoryview(data)
     try:
-        decoded = DecodedText(body.decode("utf-8"), encoding)
+        for offset in range(start, len(data), _DECODE_CHUNK_BYTES):
+            decoder.decode(view[offset : offset + _DECODE_CHUNK_BYTES])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        decoded = _decode_single_byte(data)
-    _refuse_non_text(decoded)
-    return decoded
+        return False
+    return True
 
 
-def _decode_single_byte(data: bytes) -> DecodedText:
-    # cp1252 only differs from Latin-1 in 0x80-0x9F (€, curly quotes); name the one that applies.
-    if _C1_BYTES.search(data):
-        try:
-            return DecodedText(data.decode("cp1252"), "cp1252")
-        except UnicodeDecodeError:
-            pass
-    return DecodedText(data.decode("latin-1"), "latin-1")
-
-
-def _refuse_non_text(decoded: DecodedText) -> None:
-    sample = decoded.text[:_SAMPLE_CHARS]
+def _refuse_non_text(source: TextSource) -> None:
+    sample = source.head(_SAMPLE_CHARS)
     if not sample:
         return
-    single_byte = decoded.encoding in ("cp1252", "latin-1")
+    single_byte = source.encoding in ("cp1252", "latin-1")
     non_ascii = sum(ch > "\x7f" for ch in sample) if single_byte else 0
     controls = len(_CONTROL.findall(sample))
     # A stray Ctrl-Z or form feed is tolerated; a stream of control characters is not text.

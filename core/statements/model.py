@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Literal
 
 DateOrder = Literal["dmy", "mdy", "ymd"]
@@ -31,6 +32,28 @@ class ParsedStatement:
     encoding: str
     delimiter: str | None
     date_order: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatementStream:
+    """A statement whose file-wide checks passed, read one row at a time.
+
+    Opening it did everything that needs the whole file: the format, the header, the date
+    order, the row count and the limits. Iterating reads the rows (again, each time) and
+    validates them as it goes; if any was bad, InvalidStatement listing every bad row is
+    raised when the iteration ends. Rows received before that are therefore provisional: a
+    consumer stores them in a transaction it rolls back on that error.
+    """
+
+    format: str  # "csv" | "ofx" | "qfx"
+    encoding: str
+    delimiter: str | None
+    date_order: str | None
+    row_count: int  # rows the iteration yields when the file is valid
+    read_rows: Callable[[], Iterator[ParsedRow]] = field(repr=False, compare=False)
+
+    def __iter__(self) -> Iterator[ParsedRow]:
+        return self.read_rows()
 
 
 def clean_text(value: str, limit: int) -> str:

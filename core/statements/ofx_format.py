@@ -3,7 +3,7 @@
 ofxtools handles the header, the character set and SGML's optional end tags. Its model layer
 (`OFXTree.convert`) is not used: it rejects whole files over spec details banks routinely get
 wrong (a 40-character NAME, a missing SIGNON block), while all we need is each STMTTRN.
-The library is imported inside `parse_ofx`, so the upload endpoint's cold start stays small.
+The library is imported inside `open_ofx`, so the upload endpoint's cold start stays small.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import functools
 import io
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from core.statements.amounts import parse_amount
 from core.statements.currencies import normalise_currency
 from core.statements.errors import ErrorCollector, InvalidStatement, LineError, StatementTooLarge
 from core.statements.keys import ImportKeys
-from core.statements.model import MAX_DESCRIPTION_CHARS, ParsedRow, ParsedStatement, clean_text
+from core.statements.model import MAX_DESCRIPTION_CHARS, ParsedRow, StatementStream, clean_text
 
 if TYPE_CHECKING:
     from ofxtools.Parser import TreeBuilder
@@ -43,8 +44,12 @@ class _Source:
     added_lines: int  # lines of synthetic header in front of the user's file
 
 
-def parse_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> ParsedStatement:
-    """Parse an OFX/QFX file; `currency` applies only when the file has no CURDEF."""
+def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> StatementStream:
+    """Parse an OFX/QFX file's structure now, its transactions on iteration.
+
+    `currency` applies only when the file has no CURDEF. The whole tree is kept: OFX files
+    are small next to CSV exports, and ofxtools cannot read one incrementally anyway.
+    """
     source = _with_header(data)
     root, encoding = _parse_tree(source)
     statements = [element for element in root.iter() if element.tag in _STATEMENT_TAGS]
@@ -61,9 +66,15 @@ def parse_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> Pa
         )
     if count == 0:
         raise InvalidStatement([LineError(1, None, "the statement has no transactions")])
-    rows = _read_transactions(statements, currency)
     is_qfx = filename.lower().endswith(".qfx") or any(e.tag == "INTU.BID" for e in root.iter())
-    return ParsedStatement("qfx" if is_qfx else "ofx", rows, encoding, None, None)
+    return StatementStream(
+        "qfx" if is_qfx else "ofx",
+        encoding,
+        None,
+        None,
+        count,
+        functools.partial(_read_transactions, statements, currency, count),
+    )
 
 
 def _with_header(data: bytes) -> _Source:
@@ -153,10 +164,11 @@ def _strict_tree_builder() -> type[TreeBuilder]:
     return StrictTreeBuilder
 
 
-def _read_transactions(statements: list[ET.Element], fallback_currency: str) -> list[ParsedRow]:
+def _read_transactions(
+    statements: list[ET.Element], fallback_currency: str, count: int
+) -> Iterator[ParsedRow]:
     errors = ErrorCollector()
-    keys = ImportKeys()
-    rows: list[ParsedRow] = []
+    keys = ImportKeys(count)
     ordinal = 0
     for statement in statements:
         account = next(
@@ -171,9 +183,8 @@ def _read_transactions(statements: list[ET.Element], fallback_currency: str) -> 
             ordinal += 1
             row = _read_entry(entry, ordinal, curdef, account, keys, errors)
             if row is not None and not errors:
-                rows.append(row)
+                yield row
     errors.raise_if_any(unit="transaction")
-    return rows
 
 
 def _statement_currency(

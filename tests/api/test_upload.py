@@ -296,7 +296,7 @@ def test_file_over_the_limit_is_413_before_parsing(
     client: TestClient, world: World, small_limit: int, env: pytest.MonkeyPatch
 ) -> None:
     parsed: list[object] = []
-    env.setattr("core.uploads.parse_statement", lambda *a, **k: parsed.append(a))
+    env.setattr("core.uploads.open_statement", lambda *a, **k: parsed.append(a))
 
     response = upload(client, csv_of(small_limit + 1))
 

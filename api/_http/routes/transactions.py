@@ -125,7 +125,12 @@ def upload_statement(
     ] = None,
 ) -> ImportResult:
     """Import a whole statement or nothing; rows imported by an earlier upload are skipped."""
-    data = file.file.read(settings.upload_max_bytes + 1)
+    # Check the size first: read(limit + 1) on a spooled file allocates the whole limit.
+    if file.size is not None and file.size > settings.upload_max_bytes:
+        raise StatementTooLarge(
+            f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."
+        )
+    data = file.file.read()
     if len(data) > settings.upload_max_bytes:
         raise StatementTooLarge(
             f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."

@@ -1,0 +1,185 @@
+"""Statement upload, streamed: rows COPYed as they are parsed, one INSERT, all or nothing.
+
+On Postgres the rows go through a temporary table in the request's own transaction, so a bad
+line found at the very end still leaves nothing behind, and the number of SQL statements does
+not depend on the number of rows. SQLite inserts in chunks, with the same outcome.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlmodel import Session
+
+from core.db import make_engine
+from core.settings import Settings
+from core.statements import InvalidStatement
+from core.uploads import import_statement
+from tests.api.conftest import ALICE, SqlLog, bearer, data_version, db_state
+from tests.conftest import UpstashHandle
+from tests.support import StatementCounter, World
+
+UPLOAD = "/api/transactions/upload"
+BAD_AMOUNT = "abc"
+
+
+def statement(rows: int, *, bad_last: bool = False) -> bytes:
+    """A header and `rows` distinct transactions; with `bad_last`, the last amount is bad."""
+    lines = ["Date,Description,Category,Amount"]
+    for n in range(rows):
+        amount = BAD_AMOUNT if bad_last and n == rows - 1 else f"-{n % 500 + 1}.{n % 100:02d}"
+        category = ("Groceries", "Dining", "")[n % 3]
+        lines.append(f"2024-{n % 12 + 1:02d}-{n % 28 + 1:02d},SHOP {n:06d},{category},{amount}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def upload(client: TestClient, data: bytes, user: str = ALICE) -> Response:
+    response: Response = client.post(
+        UPLOAD, headers=bearer(user), files={"file": ("statement.csv", data, "text/csv")}
+    )
+    return response
+
+
+@pytest.fixture
+def copied_rows(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per row written into a COPY, whatever became of it afterwards."""
+    written: list[int] = []
+    original = psycopg.Copy.write_row
+
+    def counting(copy: psycopg.Copy, row: Any) -> None:
+        written.append(1)
+        original(copy, row)
+
+    monkeypatch.setattr(psycopg.Copy, "write_row", counting)
+    return written
+
+
+# --- All or nothing ------------------------------------------------------------------------------
+
+
+def test_a_bad_last_line_leaves_the_database_unchanged_after_rows_were_copied(
+    client: TestClient, world: World, upstash: UpstashHandle, copied_rows: list[int]
+) -> None:
+    world.seed(users=1, per_user=3, enqueue=False)
+    before = db_state(world)
+    rows = 2_000
+
+    response = upload(client, statement(rows, bad_last=True), user="user-new")
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"line": rows + 1, "column": "Amount", "reason": f"amount '{BAD_AMOUNT}' is not a number"}
+    ]
+    # Every good row had already gone to the database when the last line failed the file.
+    assert len(copied_rows) == rows - 1
+    assert db_state(world) == before  # no user, no statement, no transaction
+    assert upstash.keys() == []
+    # The failed transaction was rolled back, not left half-open: the next upload works.
+    again = upload(client, statement(rows), user="user-new")
+    assert again.status_code == 201, again.text
+    assert again.json()["imported"] == rows
+
+
+# --- A fixed number of statements ----------------------------------------------------------------
+
+
+def test_a_20000_row_upload_costs_as_many_statements_as_a_10_row_one(
+    client: TestClient,
+    world: World,
+    sql_log: SqlLog,
+    copied_rows: list[int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    counter = StatementCounter(world.engine, monkeypatch)
+    rows = 20_000
+    big, small = statement(rows), statement(10)
+    counts: dict[str, tuple[int, int, int]] = {}
+    # New users first, then the same files again: each pair must cost the same.
+    for name, user, data, imported in (
+        ("small", "user-small", small, 10),
+        ("big", ALICE, big, rows),
+        ("small again", "user-small", small, 0),
+        ("big again", ALICE, big, 0),
+    ):
+        counter.count = counter.copies = 0
+        sql_log.clear()
+        response = upload(client, data, user=user)
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert (body["imported"], body["skipped"]) == (imported, body["rows"] - imported), name
+        counts[name] = (counter.count, counter.copies, len(sql_log.inserts_into("transactions")))
+
+    assert counts["big"] == counts["small"]
+    assert counts["big again"] == counts["small again"]
+    assert counts["big"][1:] == (1, 1)  # one COPY into the staging table, one INSERT ... SELECT
+    assert len(copied_rows) == 2 * (rows + 10)
+    assert world.scalar("SELECT count(*) FROM transactions WHERE user_id = :u", u=ALICE) == rows
+    assert world.rows(
+        "SELECT row_count, imported_count, skipped_count FROM statements WHERE user_id = :u"
+        " ORDER BY id",
+        u=ALICE,
+    ) == [(rows, rows, 0), (rows, 0, rows)]
+    assert data_version(world, ALICE) == 1  # the re-upload changed nothing
+
+
+def test_rows_keep_the_files_order_and_every_value(client: TestClient, world: World) -> None:
+    data = b"Date,Description,Category,Amount\n" + b"".join(
+        f"2024-03-{day:02d},Caf\u00e9 {day} \\ back\\slash,{cat},{amount}\n".encode()
+        for day, cat, amount in ((9, "Dining", "-4.50"), (2, "", '"1,200.00"'), (5, "Rent", "-7"))
+    )
+
+    response = upload(client, data)
+
+    assert response.status_code == 201, response.text
+    stored = world.rows(
+        "SELECT date, amount_minor, currency, description, category, statement_id, created_at"
+        " FROM transactions ORDER BY id"
+    )
+    assert [(r.date.day, r.amount_minor, r.currency, r.category) for r in stored] == [
+        (9, -450, "USD", "Dining"),
+        (2, 120_000, "USD", None),
+        (5, -700, "USD", "Rent"),
+    ]
+    assert stored[0].description == "Caf\u00e9 9 \\ back\\slash"
+    assert {r.statement_id for r in stored} == {response.json()["statement_id"]}
+    assert stored[0].created_at.tzinfo is not None
+
+
+# --- SQLite (development): chunks ----------------------------------------------------------------
+
+
+def test_sqlite_imports_in_chunks_and_all_or_nothing(
+    env: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
+) -> None:
+    env.setattr("core.uploads.CHUNK_ROWS", 100)
+    settings = Settings(database_url=sqlite_url)
+    engine = make_engine(sqlite_url, settings)
+    inserts: list[str] = []
+
+    def on_execute(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        if sql.startswith("INSERT INTO transactions"):
+            inserts.append(sql)
+
+    sa.event.listen(engine, "before_cursor_execute", on_execute)
+
+    def run(data: bytes) -> tuple[int, int]:
+        with Session(engine) as session:
+            result = import_statement(session, "dev", data, "s.csv", settings)
+            session.commit()
+            return result.imported, result.skipped
+
+    assert run(statement(450)) == (450, 0)
+    assert len(inserts) == 5  # 100 rows a chunk
+    assert run(statement(450)) == (0, 450)
+    with Session(engine) as session, pytest.raises(InvalidStatement):
+        import_statement(session, "dev", statement(500, bad_last=True), "s.csv", settings)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM transactions")).scalar() == 450
+        assert conn.execute(sa.text("SELECT count(*) FROM statements")).scalar() == 2
+    engine.dispose()
