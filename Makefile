@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tally-installed
 
-.PHONY: venv dev test lint unit bench drain clean
+.PHONY: venv dev test lint unit bench chaos drain clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,10 @@ test: lint unit
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py $(ARGS)
+
+# The reliability scenarios at larger sizes, e.g. make chaos ARGS='--users 500 --scenarios kill,concurrent'
+chaos: $(STAMP)
+	$(BIN)/python scripts/chaos.py $(ARGS)
 
 drain: $(STAMP)
 	$(BIN)/python scripts/drain.py $(ARGS)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from mangum import Mangum
+    from mangum.types import ASGI
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("tally.lambda")
 
@@ -77,6 +79,43 @@ def run_scheduled(context: LambdaContext) -> dict[str, Any]:
     return stats.model_dump(mode="json")
 
 
+BODY_PIECE_BYTES = 64 * 1024
+
+
+def in_pieces(app: ASGIApp) -> ASGI:
+    """Hand the request body on in 64 KiB pieces, as a server reading a socket does.
+
+    Mangum delivers the whole body as one message; Starlette's form parser would then copy an
+    uploaded statement out of it whole and write it in one go into its spooled file, holding
+    the upload twice in memory. In pieces, it streams the file to disk past 1 MB.
+    """
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        pending: list[Message] = []
+
+        async def piecewise() -> Message:
+            if not pending:
+                message = await receive()
+                body = message.get("body", b"")
+                if message["type"] != "http.request" or len(body) <= BODY_PIECE_BYTES:
+                    return message
+                more = bool(message.get("more_body", False))
+                cuts = range(0, len(body), BODY_PIECE_BYTES)
+                pending.extend(
+                    {
+                        "type": "http.request",
+                        "body": body[i : i + BODY_PIECE_BYTES],
+                        "more_body": more or i + BODY_PIECE_BYTES < len(body),
+                    }
+                    for i in cuts
+                )
+            return pending.pop(0)
+
+        await app(scope, piecewise, send)
+
+    return wrapped
+
+
 @cache
 def _http_adapter() -> Mangum:
     from mangum import Mangum
@@ -84,7 +123,7 @@ def _http_adapter() -> Mangum:
     from api.index import app
 
     # No lifespan: the app has no startup work, and skipping it saves a round of the loop.
-    return Mangum(app, lifespan="off")
+    return Mangum(in_pieces(app), lifespan="off")
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

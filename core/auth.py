@@ -58,6 +58,12 @@ def verify_token(token: str, settings: Settings) -> str:
     except jwt.InvalidTokenError as exc:
         raise AuthError("token is malformed") from exc
     subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject or len(subject) > MAX_USER_ID_LENGTH:
+    # The id is stored as text: PostgreSQL refuses NUL, which would fail every request (500).
+    if (
+        not isinstance(subject, str)
+        or not subject
+        or len(subject) > MAX_USER_ID_LENGTH
+        or "\x00" in subject
+    ):
         raise AuthError(_BAD_SUBJECT)
     return subject

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from pydantic import BaseModel
 from sqlmodel import Session
@@ -33,6 +34,11 @@ INITIAL_SECONDS_PER_JOB = 0.05
 SAFETY_MARGIN_SECONDS = 1.0
 # Weight of the newest batch in the moving average of time per job.
 SMOOTHING = 0.5
+# Tries of each claim, settle and release request, and the pause that grows between them.
+QUEUE_TRIES = 3
+QUEUE_RETRY_SECONDS = 0.1
+
+T = TypeVar("T")
 
 
 class StopReason(enum.StrEnum):
@@ -110,35 +116,60 @@ def _reconcile(kind: JobKind, queue: JobQueue, ctx: JobContext, stats: DrainStat
         log.warning("reconcile kind=%s failed: %s", kind.name, type(exc).__name__)
 
 
-def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> BatchResult:
+def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> tuple[BatchResult, str | None]:
+    """The batch's result, and the error when the job raised for the batch as a whole."""
     try:
-        return kind.run(claim.jobs, ctx)
+        return kind.run(claim.jobs, ctx), None
     except Exception as exc:  # noqa: BLE001 - the whole batch fails and is retried
-        log.warning("batch kind=%s claim=%s failed: %s", kind.name, claim.claim_id, _short(exc))
-        return BatchResult(failed=[Failure(id=job.id, error=_short(exc)) for job in claim.jobs])
+        error = _short(exc)
+        log.warning("batch kind=%s claim=%s failed: %s", kind.name, claim.claim_id, error)
+        return BatchResult(failed=[Failure(id=job.id, error=error) for job in claim.jobs]), error
+
+
+def _retrying(what: str, call: Callable[[], T]) -> T:
+    """A claim, settle or release, tried again when Upstash fails or a response is lost.
+
+    All three are safe to repeat (the claim id is reused; a settle or release of a claim that
+    is no longer held changes nothing but its acknowledgements). Giving up instead would leave
+    the batch leased until its lease expires, and the expiry costs every id an attempt: under
+    a flaky Upstash, healthy users were dead-lettered that way.
+    """
+    for attempt in range(1, QUEUE_TRIES + 1):
+        try:
+            return call()
+        except Exception as exc:  # SDK transport errors are not UpstashErrors: try them too
+            if attempt == QUEUE_TRIES:
+                raise
+            log.warning("%s failed (try %d of %d): %s", what, attempt, QUEUE_TRIES, _short(exc))
+            time.sleep(QUEUE_RETRY_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
 
 def _run_batch(
     kind: JobKind, queue: JobQueue, ctx: JobContext, size: int, stats: DrainStats
 ) -> int:
     """Claim, process and settle one batch; returns how many ids it claimed."""
-    claim = queue.claim(size)
+    claim_id = uuid.uuid4().hex  # the same id on every try: a re-sent claim pops nothing new
+    claim = _retrying("claim", lambda: queue.claim(size, claim_id))
     if not claim.jobs:
         return 0
     stats.claimed += len(claim)
     try:
-        result = _process(kind, claim, ctx)
+        result, crashed = _process(kind, claim, ctx)
     except BaseException:
         # Ctrl-C or the platform stopping us mid-batch: hand everything back untouched.
-        stats.released += queue.release(claim).released
+        stats.released += _retrying("release", lambda: queue.release(claim)).released
         raise
-    settled = queue.settle(claim, ok=result.ok, failed=result.failed)
+    settled = _retrying("settle", lambda: queue.settle(claim, ok=result.ok, failed=result.failed))
     stats.succeeded += settled.acked
     stats.failed += settled.retried + settled.dead
     stats.retried += settled.retried
     stats.dead += settled.dead
     stats.changed += len(result.changed)
     stats.batches += 1
+    # A job that raised for a whole batch met something outside any one user (the database
+    # is down, say): the next batch would fail the same way and burn its users' attempts too.
+    stats.error = crashed
     return len(claim)
 
 
@@ -162,6 +193,8 @@ def _loop(
         claimed = _run_batch(kind, queue, ctx, size, stats)
         if claimed == 0:
             return StopReason.EMPTY
+        if stats.error is not None:
+            return StopReason.ERROR
         pace.record(claimed, time.monotonic() - started)
         if opts.on_batch is not None:
             opts.on_batch(stats)

@@ -30,13 +30,22 @@ class JobPage(BaseModel):
     next_cursor: str | None
 
 
+# Row ids are BIGINT: a larger number in a cursor would be a database error, not a bad cursor.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int:
+    """A row id as this API writes it in a cursor (ASCII digits, within BIGINT)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+        raise ValueError("cursor is not one this API returned")
+    return int(text)
+
+
 def list_jobs(session: Session, user_id: str, limit: int, cursor: str | None) -> JobPage:
     """Newest first (by id, which grows with time), keyset-paginated."""
     query = sa.select(BackgroundJob).where(col(BackgroundJob.user_id) == user_id)
     if cursor:
-        if not cursor.isdigit():
-            raise ValueError("cursor is not one this API returned")
-        query = query.where(col(BackgroundJob.id) < int(cursor))
+        query = query.where(col(BackgroundJob.id) < parse_id(cursor))
     rows = list(session.scalars(query.order_by(col(BackgroundJob.id).desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
+from core.history import parse_id
 from core.models import Notification, utcnow
 from core.money import display
 from core.summary import CurrencySummary
@@ -78,11 +79,10 @@ def list_notifications(
     flag = _read_flag()
     query = sa.select(Notification).where(col(Notification.user_id) == user_id)
     if cursor:
-        try:
-            read, _, ident = cursor.partition(".")
-            after_read, after_id = int(read), int(ident)
-        except ValueError as exc:
-            raise ValueError("cursor is not one this API returned") from exc
+        read, _, ident = cursor.partition(".")
+        if read not in {"0", "1"}:
+            raise ValueError("cursor is not one this API returned")
+        after_read, after_id = int(read), parse_id(ident)
         query = query.where(
             sa.or_(flag > after_read, sa.and_(flag == after_read, col(Notification.id) < after_id))
         )

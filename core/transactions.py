@@ -39,8 +39,11 @@ Amount = Annotated[
     Field(description="A decimal string such as '-12.34', or an integer in minor units (cents)"),
 ]
 Currency = Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217, e.g. USD")]
-Description = Annotated[str, Field(max_length=500)]
-Category = Annotated[str, Field(min_length=1, max_length=100)]
+# PostgreSQL text cannot hold the NUL character: refused here (422) rather than by the database
+# (500). Stated as a pattern so that the OpenAPI document says so too.
+NO_NUL = r"^[^\x00]*$"
+Description = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
+Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 
 
 class NotFound(LookupError):

@@ -4,6 +4,7 @@ The parser checks the file as a whole first (format, limits, header, date order)
 yields one validated row at a time; a bad row is only reported when the iteration ends. So
 rows are stored as they come, in the caller's transaction, and any StatementError leaves that
 transaction to be rolled back: the import is all or nothing without ever holding every row.
+Nor the file: the upload route hands over the spooled file, which every pass reads in chunks.
 
 On Postgres the rows are COPYed into a temporary table and moved into `transactions` by one
 INSERT ... SELECT that skips import keys the user already has: a fixed number of statements,
@@ -26,7 +27,8 @@ from sqlmodel import Session, col
 from core.ledger import NewTransaction, insert_transactions, mark_changed
 from core.models import Statement, Transaction, utcnow
 from core.settings import Settings
-from core.statements import ParsedRow, StatementStream, open_statement
+from core.statements import ParsedRow, StatementData, StatementStream, open_statement
+from core.statements.source import ByteSource
 from core.users import ensure_user
 
 if TYPE_CHECKING:
@@ -85,7 +87,7 @@ def _clean_filename(name: str | None) -> str:
 def import_statement(
     session: Session,
     user_id: str,
-    data: bytes,
+    data: StatementData,
     filename: str | None,
     settings: Settings,
     *,
@@ -95,6 +97,8 @@ def import_statement(
 ) -> ImportResult:
     """Import a statement into the caller's transaction; the caller commits.
 
+    `data` is the file's bytes or a seekable binary file (the upload's spooled file), which is
+    read in chunks and never held whole; it must stay open until this returns.
     Raises core.statements.StatementError (413/415/422). A problem with the file as a whole is
     raised before anything is written; a bad row after earlier rows were written, so the caller
     must roll back on any StatementError (the upload route never commits on one).
@@ -109,13 +113,14 @@ def import_statement(
         max_rows=settings.upload_max_rows,
         amount_sign=amount_sign,
     )
+    sha256, size = _digest(data, settings.upload_max_bytes)
     ensure_user(session, user_id)
     statement = Statement(
         user_id=user_id,
         filename=_clean_filename(filename),
         format=stream.format,
-        sha256=hashlib.sha256(data).hexdigest(),
-        size_bytes=len(data),
+        sha256=sha256,
+        size_bytes=size,
         row_count=stream.row_count,
     )
     session.add(statement)
@@ -134,6 +139,15 @@ def import_statement(
         imported,
     )
     return _result(statement, stream)
+
+
+def _digest(data: StatementData, max_bytes: int) -> tuple[str, int]:
+    """The file's SHA-256 and size, read a chunk at a time (and under the limit) as parsed."""
+    digest, size = hashlib.sha256(), 0
+    for chunk in ByteSource(data, max_bytes).chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def _result(statement: Statement, stream: StatementStream) -> ImportResult:

@@ -108,6 +108,24 @@ def _stable(figures: Any) -> dict[str, Any]:
     return {k: v for k, v in dict(figures).items() if k not in _VOLATILE}
 
 
+# The money columns of financial_summaries are BIGINT.
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def _beyond_columns(summaries: dict[str, CurrencySummary]) -> str | None:
+    """Why a user's totals cannot be stored, if they cannot.
+
+    Amounts are bounded one by one, not in sum: a thousand of the largest USD amounts add up
+    past 2^63 minor units, and storing that would fail the whole batch's transaction.
+    """
+    for currency, summary in summaries.items():
+        for name in ("income_minor", "expenses_minor", "net_minor"):
+            value = getattr(summary, name)
+            if not _BIGINT_MIN <= value <= _BIGINT_MAX:
+                return f"{currency} {name} {value} is out of range for a 64-bit column"
+    return None
+
+
 def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None:
     today = datetime.fromtimestamp(ctx.clock(), UTC).date()
     for job in batch.jobs:
@@ -120,6 +138,11 @@ def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None
         except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
             log.warning("summary for one user failed: %s", type(exc).__name__)
             batch.failures[job.id] = Failure(job.id, f"{type(exc).__name__}: {exc}")
+            continue
+        too_large = _beyond_columns(summaries)
+        if too_large:
+            # Failing here fails this user alone; the batch's write would fail everyone's.
+            batch.failures[job.id] = Failure(job.id, too_large)
             continue
         batch.computed[job.id] = _Computed(
             version=batch.versions[job.id],

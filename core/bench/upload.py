@@ -3,18 +3,30 @@
 The floor COPYs the very rows the upload stores (parsed beforehand, outside the timing) straight
 into `transactions` in one transaction: what storing them costs with the fastest bulk load
 Postgres has, and no HTTP, no parsing, no staging table and no duplicate check. (The upload
-COPYs too, so an INSERT floor would flatter it.) Peak memory is traced with tracemalloc during
-one request (in a separate upload, since tracing slows Python down), at the full size and at
-half of it: the difference says how memory grows with the file.
+COPYs too, so an INSERT floor would flatter it.)
+
+Peak memory is the server's alone, traced with tracemalloc during one upload at the full size
+and one at half of it: the difference says how memory grows with the file. The app runs for
+this in a uvicorn server of its own process, as Vercel's Python runtime runs it, and a small
+ASGI hook traces the requests that ask for it and tells the last peak. In process, FastAPI's
+TestClient hands the app the whole body as one message, which Starlette's form parser slices
+and spools in one piece (two copies of the file that a server reading its socket never makes),
+and the client's allocations would share the tracer with the server's.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlmodel import Session
@@ -30,10 +42,18 @@ from core.statements import parse_statement
 from core.users import ensure_user
 
 if TYPE_CHECKING:
+    import httpx
     import psycopg
     from fastapi.testclient import TestClient
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
+ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_PATH = "/api/transactions/upload"
+# Answered by the hook, never by the app; only the benchmark's own server process has it.
+PEAK_PATH = "/__bench/peak-memory"
+TRACE_HEADER = "x-bench-trace-memory"
+_SERVER = "from core.bench.upload import serve_traced; serve_traced()"
+_SERVER_TIMEOUT_SECONDS = 120.0
 _COPY_FLOOR = (
     "COPY transactions (user_id, date, amount_minor, currency, description, category, "
     "import_key, created_at, updated_at) FROM STDIN"
@@ -113,21 +133,96 @@ class _Upload:
     def measure_floor(self, rows: list[NewTransaction]) -> None:
         self.floor_samples.append(self.floor(rows))
 
-    def peak_memory(self, data: bytes) -> int:
-        """Bytes allocated at the peak of one upload, beyond what was allocated before it.
+    def peak_memory(self, server: httpx.Client, data: bytes) -> int:
+        """Bytes the server allocated at the peak of one upload of `data`, traced in its process.
 
-        The request body is built before tracing starts: it is the client's memory, not the
-        server's (which gets its own copy of the bytes as they arrive, and that one counts).
+        The body is sent over a socket, as a deployment receives it; the client's memory is
+        another process's.
         """
         body, headers = self.prepare(data)
+        response = server.post(UPLOAD_PATH, content=body, headers={**headers, TRACE_HEADER: "1"})
+        if response.status_code != 201:
+            raise RuntimeError(f"upload failed: {response.status_code} {response.text[:500]}")
+        return int(server.get(PEAK_PATH).raise_for_status().json()["peak_bytes"])
+
+
+class PeakMemoryHook:
+    """ASGI wrapper: traces the requests that send `TRACE_HEADER`, and answers `PEAK_PATH`.
+
+    Tracing starts when the request reaches the app, before its body is read, and stops when
+    the app is done, so the peak covers receiving the body, parsing the form, the import and the
+    response. One request at a time: tracemalloc is process-wide.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.peak_bytes = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == PEAK_PATH:
+            body = json.dumps({"peak_bytes": self.peak_bytes}).encode()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] != "http" or (TRACE_HEADER.encode(), b"1") not in scope["headers"]:
+            await self.app(scope, receive, send)
+            return
         tracemalloc.start()
         try:
-            before, _ = tracemalloc.get_traced_memory()
-            self.send(body, headers)
-            _, peak = tracemalloc.get_traced_memory()
+            await self.app(scope, receive, send)
+            self.peak_bytes = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
-        return peak - before
+
+
+def serve_traced() -> None:
+    """The server process: the app behind `PeakMemoryHook` under uvicorn, on a free port.
+
+    Prints the port once the app is built; configured, like the app, by the environment.
+    """
+    import socket
+
+    import uvicorn
+
+    from api._http.app import create_app
+
+    app = PeakMemoryHook(create_app())
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # connections wait in the backlog until uvicorn serves them
+    print(listener.getsockname()[1], flush=True)
+    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[listener])
+
+
+@contextmanager
+def traced_server() -> Iterator[httpx.Client]:
+    """A client of `serve_traced` in a child process, which is stopped on exit."""
+    import httpx
+
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter with a fixed snippet
+        [sys.executable, "-c", _SERVER],
+        cwd=ROOT,
+        env=os.environ.copy(),  # the benchmark's settings: database, queue, secrets
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        if not port.isdigit():
+            raise RuntimeError(f"the upload server did not start (exit code {process.wait()})")
+        base_url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base_url, timeout=_SERVER_TIMEOUT_SECONDS) as client:
+            yield client
+    finally:
+        process.terminate()  # uvicorn shuts down cleanly on SIGTERM
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def measure_import(
@@ -153,7 +248,11 @@ def measure_import(
             steps = (partial(run.measure_upload, data), partial(run.measure_floor, rows))
             for step in steps if rep % 2 == 0 else reversed(steps):
                 step()
-        peak, half_peak = run.peak_memory(data), run.peak_memory(half)
+    with traced_server() as server:
+        body, headers = run.prepare(half)
+        # Warm-up, untraced: the server's first request imports and connects what it needs.
+        server.post(UPLOAD_PATH, content=body, headers=headers).raise_for_status()
+        peak, half_peak = run.peak_memory(server, data), run.peak_memory(server, half)
     seconds, floor = median(run.samples), median(run.floor_samples)
     return ImportFigures(
         available=True,

@@ -185,12 +185,15 @@ class JobQueue:
         held = int(
             run(self.redis, ScriptName.SETTLE, self.keys, [claim.claim_id, now_ms, document])
         )
+        # A claim no longer held had its ids returned by the reaper (or this settle was
+        # already applied once): only the successes were applied, see settle.lua.
+        lost = held == 0
         result = SettleResult(
             acked=len(outcome.ok),
-            retried=len(outcome.retry),
-            dead=len(outcome.dead),
-            released=len(outcome.release),
-            lease_lost=held == 0,
+            retried=0 if lost else len(outcome.retry),
+            dead=0 if lost else len(outcome.dead),
+            released=0 if lost else len(outcome.release),
+            lease_lost=lost,
         )
         log_level = logging.WARNING if result.lease_lost else logging.INFO
         log.log(

@@ -2,8 +2,8 @@
 
 The first pass only gathers evidence that needs the whole file (row count, day/month order,
 decimal mark); the second builds rows with what the first decided, one at a time, for the caller
-to store as they come. Both passes decode the uploaded bytes line by line, so memory holds the
-bytes and one row, never the file's text or a list of its rows.
+to store as they come. Both passes read the upload a chunk at a time and decode it line by line,
+so memory holds a chunk and one row, never the file, its text or a list of its rows.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import csv
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from core.statements.amounts import decimal_mark_hint, parse_amount
 from core.statements.columns import EXAMPLES, ColumnMap, map_columns
@@ -106,11 +107,10 @@ def open_csv(source: TextSource, options: CsvOptions) -> StatementStream:
 
 
 def find_header(source: TextSource) -> Header:
-    offset, line_no, hint = source.start, 0, None
+    hint = None
     table_lines: dict[str, list[int]] = {}  # delimiter -> lines it splits into several fields
-    while offset < len(source.data) and line_no < _HEADER_SEARCH_LINES:
-        line, offset = source.line_at(offset)
-        line_no += 1
+    first_lines = islice(source.lines_at(), _HEADER_SEARCH_LINES)
+    for line_no, (line, offset) in enumerate(first_lines, start=1):
         content = line.rstrip("\r\n")
         if content.lower().startswith("sep=") and len(content) == 5:
             hint = content[4]  # Excel's own "sep=;" first line

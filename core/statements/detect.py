@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.statements.errors import UnsupportedFormat
+from core.statements.source import ByteSource
 
 _SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"%PDF", "This is a PDF document; download the statement as CSV, OFX or QFX instead."),
@@ -27,26 +28,26 @@ _MARKUP_PREFIXES = ("<!doctype html", "<html", "<?xml", "<table", "<workbook")
 _OFX_MARKERS = ("OFXHEADER", "<?OFX", "<OFX>")
 
 _SAMPLE_CHARS = 65_536
+SAMPLE_BYTES = 65_536  # what the binary and OFX checks look at: the start of the file
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 _C1_BYTES = re.compile(rb"[\x80-\x9f]")
 # Real statements are mostly ASCII even in German or French; a "Latin-1" decode that is mostly
 # accented letters is really a binary or an unknown encoding.
 _MAX_NON_ASCII_SHARE = 0.3
 _MAX_CONTROL_SHARE = 0.005
-_DECODE_CHUNK_BYTES = 262_144
 
 
 @dataclass(frozen=True, slots=True)
 class TextSource:
-    """The upload's bytes read as text of a known encoding, one line at a time.
+    """The upload read as text of a known encoding, one line at a time.
 
-    The file is never decoded as a whole: a str copy of it would double what an upload holds
-    in memory. Lines are split on bytes, which is exact for every encoding read here: neither
-    UTF-8 nor a single-byte code page uses the line feed or carriage return byte inside a
-    character.
+    The file is never decoded, nor even held, as a whole: lines are cut from one chunk of its
+    bytes at a time. They are split on bytes, which is exact for every encoding read here:
+    neither UTF-8 nor a single-byte code page uses the line feed or carriage return byte inside
+    a character.
     """
 
-    data: bytes
+    data: ByteSource
     start: int  # offset of the text: after a UTF-8 byte order mark
     encoding: str  # the name reported to the user ("utf-8-sig", "utf-8", "cp1252", "latin-1")
     codec: str  # what decodes the bytes after `start`
@@ -55,29 +56,41 @@ class TextSource:
     def head(self, chars: int) -> str:
         """The first `chars` characters of the text (never a partial character)."""
         width = 1 if self.codec != "utf-8" else 4
-        chunk = memoryview(self.data)[self.start : self.start + chars * width]
+        chunk = self.data.read(self.start, chars * width)
         return codecs.getincrementaldecoder(self.codec)().decode(chunk)[:chars]
-
-    def line_at(self, position: int) -> tuple[str, int]:
-        """The line starting at byte `position`, with its ending, and where the next starts."""
-        stop = self.data.find(self.newline, position)
-        stop = len(self.data) if stop < 0 else stop + 1
-        line = str(memoryview(self.data)[position:stop], self.codec)
-        if self.newline == b"\r" and line.endswith("\r"):
-            line = line[:-1] + "\n"  # classic Mac files read as if every CR were a line feed
-        return line, stop
 
     def lines(self, position: int | None = None) -> Iterator[str]:
         """Lines from byte `position` (default: the start of the text), as csv.reader wants."""
-        position = self.start if position is None else position
-        end = len(self.data)
-        while position < end:
-            line, position = self.line_at(position)
+        for line, _ in self.lines_at(position):
             yield line
+
+    def lines_at(self, position: int | None = None) -> Iterator[tuple[str, int]]:
+        """Each line, with its ending, and the byte offset where the next line starts."""
+        position = self.start if position is None else position
+        carry = b""  # a line begun in the previous chunk
+        for chunk in self.data.chunks(position):
+            buffer = carry + chunk if carry else chunk
+            view, cut = memoryview(buffer), 0
+            while (stop := buffer.find(self.newline, cut) + 1) > 0:
+                yield self._decode(view[cut:stop]), position + stop
+                cut = stop
+            position += cut
+            carry = buffer[cut:]
+        if carry:
+            yield self._decode(memoryview(carry)), position + len(carry)
+
+    def _decode(self, line: memoryview) -> str:
+        text = str(line, self.codec)
+        if self.newline == b"\r" and text.endswith("\r"):
+            text = text[:-1] + "\n"  # classic Mac files read as if every CR were a line feed
+        return text
 
 
 def refuse_binary(data: bytes) -> None:
-    """Raise UnsupportedFormat for files that are recognisably not text statements."""
+    """Raise UnsupportedFormat for files that are recognisably not text statements.
+
+    `data` is the start of the file: its first `SAMPLE_BYTES` are all that is looked at.
+    """
     head = data[:8]
     for signature, message in _SIGNATURES:
         if head.startswith(signature):
@@ -86,7 +99,7 @@ def refuse_binary(data: bytes) -> None:
         raise UnsupportedFormat(
             "This file is UTF-16 text (a 'Unicode text' export); save it as CSV in UTF-8."
         )
-    if b"\x00" in data[:_SAMPLE_CHARS]:
+    if b"\x00" in data[:SAMPLE_BYTES]:
         raise UnsupportedFormat("This is a binary file, not a text statement.")
 
 
@@ -102,39 +115,69 @@ def refuse_markup(text: str) -> None:
         raise UnsupportedFormat("This is an HTML or XML document, not a CSV or OFX statement.")
 
 
-def open_text(data: bytes) -> TextSource:
+def open_text(data: ByteSource) -> TextSource:
     """UTF-8 (with or without BOM) first; otherwise the Windows/Latin-1 code page banks use.
 
     Raises UnsupportedFormat when the result is not readable text.
     """
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    if _decodes(data, start, "utf-8"):
+    survey = _survey(data)
+    start = len(codecs.BOM_UTF8) if data.read(0, 3) == codecs.BOM_UTF8 else 0
+    if survey.utf8:
         encoding, codec = ("utf-8-sig" if start else "utf-8"), "utf-8"
     else:
         # A file that is not UTF-8 is read from its first byte, a stray BOM included.
         start = 0
         # cp1252 only differs from Latin-1 in 0x80-0x9F (€, curly quotes); name the one that
         # applies.
-        if _C1_BYTES.search(data) and _decodes(data, 0, "cp1252"):
+        if survey.c1 and survey.cp1252:
             encoding = codec = "cp1252"
         else:
             encoding = codec = "latin-1"
-    newline = b"\n" if b"\n" in data else b"\r"
+    newline = b"\n" if survey.line_feed else b"\r"
     source = TextSource(data, start, encoding, codec, newline)
     _refuse_non_text(source)
     return source
 
 
-def _decodes(data: bytes, start: int, codec: str) -> bool:
-    """Whether the bytes from `start` decode, checked in chunks so no copy of the file is made."""
-    if data.isascii():
-        return True
-    decoder = codecs.getincrementaldecoder(codec)()
-    view = memoryview(data)
+@dataclass(slots=True)
+class _Survey:
+    utf8: bool = True  # every byte so far decodes as UTF-8
+    c1: bool = False  # some byte is in 0x80-0x9F, where cp1252 and Latin-1 differ
+    cp1252: bool = True  # every chunk with such bytes decodes as cp1252
+    line_feed: bool = False
+
+
+def _survey(data: ByteSource) -> _Survey:
+    """What choosing the encoding needs to know of the whole file, in one pass over its chunks.
+
+    A UTF-8 BOM decodes as UTF-8 too, so the check can start at the first byte either way.
+    """
+    survey = _Survey()
+    utf8 = codecs.getincrementaldecoder("utf-8")()  # a character may straddle two chunks
+    for chunk in data.chunks():
+        survey.line_feed = survey.line_feed or b"\n" in chunk
+        if survey.utf8:
+            try:
+                utf8.decode(chunk)
+            except UnicodeDecodeError:
+                survey.utf8 = False
+        # Checked even while the file still reads as UTF-8: its multi-byte characters use these
+        # bytes too, and a later chunk may yet rule UTF-8 out.
+        if not chunk.isascii() and _C1_BYTES.search(chunk):
+            survey.c1 = True
+            survey.cp1252 = survey.cp1252 and _decodes(chunk, "cp1252")
+    if survey.utf8:
+        try:
+            utf8.decode(b"", final=True)  # a file cut inside a character
+        except UnicodeDecodeError:
+            survey.utf8 = False
+    return survey
+
+
+def _decodes(chunk: bytes, codec: str) -> bool:
+    """Whether `chunk` decodes; for single-byte code pages, where chunks decode independently."""
     try:
-        for offset in range(start, len(data), _DECODE_CHUNK_BYTES):
-            decoder.decode(view[offset : offset + _DECODE_CHUNK_BYTES])
-        decoder.decode(b"", final=True)
+        chunk.decode(codec)
     except UnicodeDecodeError:
         return False
     return True

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -31,6 +31,8 @@ from core.upstash_local.protocol import (
 from core.upstash_local.state import Faults, ServerState
 
 INJECTED_FAULT_MESSAGE = "injected fault"
+# The status nginx logs for a client that hung up before the answer; never actually received.
+CLIENT_CLOSED_REQUEST = 499
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -112,7 +114,12 @@ class _Endpoints:
             self.state.count_injected_error()
             return _error(500, INJECTED_FAULT_MESSAGE)
         try:
-            commands = parse_body(await request.body(), kind)
+            body = await request.body()
+        except ClientDisconnect:
+            # The client is gone (a drain killed mid-request): nothing ran, nobody to answer.
+            return Response(status_code=CLIENT_CLOSED_REQUEST)
+        try:
+            commands = parse_body(body, kind)
         except BadRequest as exc:
             return _error(400, str(exc))
         self.state.count_commands(command[0] for command in commands)

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from api._lambda import (
+    BODY_PIECE_BYTES,
     LAMBDA_SAFETY_MARGIN_SECONDS,
     handler,
     is_scheduled,
@@ -212,3 +213,41 @@ def test_cold_start_loads_only_what_the_event_needs(world: World) -> None:
     )
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen == {"import": [], "fastapi": False, "mangum": False, "stop": "empty"}
+
+
+def test_http_upload_through_mangum_arrives_in_pieces(world: World) -> None:
+    """A statement larger than one 64 KiB piece, sent as API Gateway sends it (base64 body)."""
+    import base64
+
+    from core.auth import mint_token
+    from core.settings import get_settings
+
+    rows = "".join(f"2025-01-{1 + i % 28:02d},Shop {i},-{1 + i % 90}.25\n" for i in range(6000))
+    csv = ("Date,Description,Amount\n" + rows).encode()
+    assert len(csv) > 2 * BODY_PIECE_BYTES
+    boundary = "tallyboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + csv
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    token = mint_token("lambda-uploader", get_settings())
+    event = http_api_event(
+        "/api/transactions/upload",
+        headers={
+            "authorization": f"Bearer {token}",
+            "content-type": f"multipart/form-data; boundary={boundary}",
+            "content-length": str(len(body)),
+        },
+    )
+    event["requestContext"]["http"]["method"] = "POST"
+    event["body"] = base64.b64encode(body).decode()
+    event["isBase64Encoded"] = True
+    response = handler(event, FakeContext(30_000))
+    assert response["statusCode"] == 201, response["body"]
+    assert body_of(response)["imported"] == 6000
+    count = world.scalar("SELECT count(*) FROM transactions WHERE user_id = 'lambda-uploader'")
+    assert count == 6000

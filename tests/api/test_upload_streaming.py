@@ -7,6 +7,7 @@ not depend on the number of rows. SQLite inserts in chunks, with the same outcom
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlmodel import Session
+from starlette.datastructures import UploadFile
 
 from core.db import make_engine
-from core.settings import Settings
+from core.settings import Settings, get_settings
 from core.statements import InvalidStatement
+from core.statements import detect as detect_module
 from core.uploads import import_statement
 from tests.api.conftest import ALICE, SqlLog, bearer, data_version, db_state
 from tests.conftest import UpstashHandle
@@ -183,3 +186,67 @@ def test_sqlite_imports_in_chunks_and_all_or_nothing(
         assert conn.execute(sa.text("SELECT count(*) FROM transactions")).scalar() == 450
         assert conn.execute(sa.text("SELECT count(*) FROM statements")).scalar() == 2
     engine.dispose()
+
+
+# --- The upload's own file, read in chunks -------------------------------------------------------
+
+
+def stored(world: World, user: str) -> list[tuple[Any, ...]]:
+    return [
+        tuple(row)
+        for row in world.rows(
+            "SELECT date, amount_minor, currency, description, category, import_key"
+            " FROM transactions WHERE user_id = :u ORDER BY id",
+            u=user,
+        )
+    ]
+
+
+def test_an_upload_stores_what_the_same_bytes_store(client: TestClient, world: World) -> None:
+    data = statement(30_000)  # over 1 MB: the route reads Starlette's spooled file from disk
+    assert len(data) > 1024 * 1024
+
+    response = upload(client, data, user="by-file")
+    with Session(world.engine) as session:
+        by_bytes = import_statement(session, "by-bytes", data, "statement.csv", get_settings())
+        session.commit()
+
+    assert response.status_code == 201, response.text
+    by_file = response.json()
+    assert by_file["rows"] == by_file["imported"] == by_bytes.imported == 30_000
+    assert stored(world, "by-file") == stored(world, "by-bytes")
+    assert world.rows(
+        "SELECT DISTINCT sha256, size_bytes FROM statements"
+        " WHERE user_id IN ('by-file', 'by-bytes')"
+    ) == [(hashlib.sha256(data).hexdigest(), len(data))]
+
+
+def test_a_file_over_the_limit_is_refused_even_when_its_size_is_unknown(
+    client: TestClient,
+    world: World,
+    upstash: UpstashHandle,
+    env: pytest.MonkeyPatch,
+    copied_rows: list[int],
+) -> None:
+    data = statement(100)
+    env.setenv("UPLOAD_MAX_BYTES", str(len(data) - 1))
+    get_settings.cache_clear()
+    # Starlette counts the bytes it spools into `size`; without that count, the route has
+    # nothing to check, and the import must refuse the file itself.
+    original_init = UploadFile.__init__
+
+    def size_unknown(self: UploadFile, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **{**kwargs, "size": None})
+
+    env.setattr(UploadFile, "__init__", size_unknown)
+    decoded: list[object] = []
+    env.setattr(detect_module, "_survey", lambda *a: decoded.append(a))
+
+    response = upload(client, data)
+
+    assert response.status_code == 413, response.text
+    assert f"{len(data):,} bytes" in response.json()["detail"]
+    assert decoded == []  # refused before the parser read any of it
+    assert copied_rows == []
+    assert world.scalar("SELECT count(*) FROM statements") == 0
+    assert upstash.keys() == []

@@ -299,3 +299,69 @@ def test_deadline_cuts_a_backlog_and_loses_nothing(world: World) -> None:
     assert world.scalar("SELECT count(*) FROM users WHERE summary_dirty_since IS NULL") == len(
         users
     )
+
+
+def test_totals_beyond_the_64_bit_columns_fail_that_user_alone(world: World) -> None:
+    # Found by tests/reliability (poison scenario): ten of the largest CLF amounts the API
+    # accepts add up past 2^63 minor units, and storing them failed the whole batch.
+    users = world.seed(users=3, per_user=5)
+    poison = users[1]
+    with Session(world.engine) as session:
+        row = NewTransaction(dt.date(2025, 1, 2), 10**18 - 1, "CLF", "Huge")
+        add_transactions(session, poison, [row] * 10)
+        session.commit()
+
+    stats = drain_all(batch_size=10)
+
+    assert (stats.succeeded, stats.retried) == (2, 1)
+    (status, error) = world.rows(
+        "SELECT status, error FROM background_jobs WHERE user_id = :u", u=poison
+    )[0]
+    assert status == "failed"
+    assert "CLF income_minor" in error
+    assert "out of range" in error
+
+
+def test_a_batch_that_fails_as_a_whole_stops_the_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by tests/reliability (PostgreSQL restart): with the database down, the run went on
+    # claiming batch after batch, each failing at once and using up one attempt of every user.
+    world.seed(users=12, per_user=2)
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(job_module, "_read", down)
+    stats = drain_all(batch_size=4)
+
+    assert (stats.claimed, stats.retried, stats.stop_reason) == (4, 4, StopReason.ERROR)
+    assert stats.error is not None
+    assert "OperationalError" in stats.error
+    assert world.queue.stats().pending == 8  # the others keep their attempts
+
+
+def test_a_lost_settle_is_sent_again_rather_than_left_to_expire(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by tests/reliability (Upstash faults): a settle that failed once left its claim
+    # leased until the lease expired, and each expiry cost every id of the batch an attempt.
+    from core.queue import JobQueue, QueueError
+
+    world.seed(users=3, per_user=2)
+    real_settle = JobQueue.settle
+    calls: list[int] = []
+
+    def flaky(self: JobQueue, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        result = real_settle(self, *args, **kwargs)
+        if len(calls) == 1:
+            raise QueueError("response lost after the command ran")
+        return result
+
+    monkeypatch.setattr(JobQueue, "settle", flaky)
+    stats = drain_all(batch_size=10)
+
+    assert (stats.succeeded, stats.stop_reason, len(calls)) == (3, StopReason.EMPTY, 2)
+    assert world.queue.stats().leased == 0
+    assert world.queue.dead_letters() == []

@@ -2,9 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.exceptions import RequestValidationError
 
-from api._http.deps import CurrentUser, SessionDep
+from api._http.deps import CurrentUser, SessionDep, invalid
 from core.history import JobPage, list_jobs
 from core.notifications import (
     NotificationNotFound,
@@ -17,11 +18,13 @@ from core.notifications import (
 router = APIRouter(tags=["notifications"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
+# Ids are 64-bit: a larger number in the path is a 422, not a database error (500).
+NotificationId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]
 Cursor = Annotated[str | None, Query(max_length=100)]
 
 
-def _bad_cursor(exc: ValueError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
+def _bad_cursor(exc: ValueError, cursor: str | None) -> RequestValidationError:
+    return invalid(("query", "cursor"), exc, cursor)
 
 
 @router.get("/api/notifications")
@@ -32,12 +35,12 @@ def get_notifications(
     try:
         return list_notifications(session, user, limit, cursor)
     except ValueError as exc:
-        raise _bad_cursor(exc) from None
+        raise _bad_cursor(exc, cursor) from None
 
 
 @router.post("/api/notifications/{notification_id}/read")
 def read_notification(
-    notification_id: int, user: CurrentUser, session: SessionDep
+    notification_id: NotificationId, user: CurrentUser, session: SessionDep
 ) -> NotificationPublic:
     try:
         note = mark_read(session, user, notification_id)
@@ -57,4 +60,4 @@ def get_jobs(
     try:
         return list_jobs(session, user, limit, cursor)
     except ValueError as exc:
-        raise _bad_cursor(exc) from None
+        raise _bad_cursor(exc, cursor) from None

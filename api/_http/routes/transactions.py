@@ -1,5 +1,5 @@
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import (
     APIRouter,
@@ -12,9 +12,9 @@ from fastapi import (
     UploadFile,
     status,
 )
-from pydantic import Field
+from pydantic import BaseModel, Field
 
-from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep
+from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, invalid
 from core import transactions as txns
 from core.ledger import notify_queue
 from core.statements import StatementTooLarge
@@ -62,8 +62,11 @@ def list_transactions(
     session: SessionDep,
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
-    category: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="text in the description")] = None,
+    category: Annotated[str | None, Query(max_length=100, pattern=txns.NO_NUL)] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, pattern=txns.NO_NUL, description="text in the description"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=txns.MAX_PAGE)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> TransactionPage:
@@ -74,7 +77,7 @@ def list_transactions(
     try:
         return txns.list_page(session, user, filters)
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid(("query", "cursor"), exc, cursor) from None
 
 
 @router.patch("/{txn_id}")
@@ -86,7 +89,7 @@ def update_transaction(
     except NotFound:
         raise _not_found(txn_id) from None
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise invalid(("body",), exc, body.model_dump(mode="json", exclude_unset=True)) from None
     session.commit()
     notify_queue(queue, user)
     return TransactionPublic.of(row)
@@ -105,10 +108,38 @@ def delete_transaction(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+class StatementProblem(BaseModel):
+    line: int = Field(description="1-based line (CSV) or transaction (OFX); 0: an option")
+    column: str | None
+    reason: str
+
+
+class StatementRejected(BaseModel):
+    """What `api._http.app` answers for a rejected statement (nothing was imported)."""
+
+    detail: str
+    errors: list[StatementProblem]
+
+
+class RequestInvalid(BaseModel):
+    """FastAPI's own 422 (a missing or malformed field), as in every other operation."""
+
+    detail: list[dict[str, Any]]
+
+
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
-    responses={413: {"description": "file too large"}, 415: {"description": "not a statement"}},
+    # Declared so that clients (and the schema checks) know the rejection's shape; a 422 is
+    # either a rejected statement or, as anywhere, a malformed request.
+    responses={
+        413: {"description": "file too large", "model": StatementRejected},
+        415: {"description": "not a statement", "model": StatementRejected},
+        422: {
+            "description": "a statement with errors, or a malformed request",
+            "model": StatementRejected | RequestInvalid,
+        },
+    },
 )
 def upload_statement(
     user: CurrentUser,
@@ -125,22 +156,19 @@ def upload_statement(
     ] = None,
 ) -> ImportResult:
     """Import a whole statement or nothing; rows imported by an earlier upload are skipped."""
-    # Check the size first: read(limit + 1) on a spooled file allocates the whole limit.
+    # Check the size first, so an upload over the limit is refused before any of it is read.
     if file.size is not None and file.size > settings.upload_max_bytes:
         raise StatementTooLarge(
             f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."
         )
-    data = file.file.read()
-    if len(data) > settings.upload_max_bytes:
-        raise StatementTooLarge(
-            f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."
-        )
+    # The spooled file itself, not its bytes: past 1 MB it is on disk, and the import reads it
+    # a chunk at a time, refusing it at the limit even when its size was not known here.
     # A StatementError leaves the session uncommitted (nothing written); the app's handler
     # answers with its status and the line-numbered errors.
     result = import_statement(
         session,
         user,
-        data,
+        file.file,
         file.filename,
         settings,
         currency=currency,

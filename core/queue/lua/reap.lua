@@ -16,25 +16,36 @@ local reclaimed, dead, promoted = 0, 0, 0
 
 -- Claims are few (one per batch in flight), so scanning them all is cheap.
 local claims = redis.call('HGETALL', KEYS[3])
+local live, expired = {}, {}
 for i = 1, #claims, 2 do
   local claim = cjson.decode(claims[i + 1])
   if tonumber(claim.deadline) <= now then
-    redis.call('HDEL', KEYS[3], claims[i])
+    expired[#expired + 1] = {claims[i], claim}
+  else
     for _, job in ipairs(claim.jobs) do
-      local id, attempt = job[1], tonumber(job[2])
-      if attempt >= max_attempts then
-        local raw = redis.call('HGET', KEYS[4], id)
-        local record = raw and cjson.decode(raw) or {attempts = attempt}
-        record.error = 'lease expired on attempt ' .. attempt .. ' (the drain stopped or overran)'
-        redis.call('HSET', KEYS[4], id, cjson.encode(record))
-        redis.call('ZADD', KEYS[6], now, id)
-        dead = dead + 1
-      else
-        if redis.call('ZADD', KEYS[2], 'NX', now, id) == 1 then
-          redis.call('LPUSH', KEYS[1], id)
-        end
-        reclaimed = reclaimed + 1
+      live[tostring(job[1])] = true
+    end
+  end
+end
+for _, item in ipairs(expired) do
+  redis.call('HDEL', KEYS[3], item[1])
+  for _, job in ipairs(item[2].jobs) do
+    local id, attempt = tostring(job[1]), tonumber(job[2])
+    if live[id] then
+      -- Changed while the dead claim held it, the id was queued and claimed again: that live
+      -- claim does the work. Requeueing it here would hand it to a second drain at once.
+    elseif attempt >= max_attempts then
+      local raw = redis.call('HGET', KEYS[4], id)
+      local record = raw and cjson.decode(raw) or {attempts = attempt}
+      record.error = 'lease expired on attempt ' .. attempt .. ' (the drain stopped or overran)'
+      redis.call('HSET', KEYS[4], id, cjson.encode(record))
+      redis.call('ZADD', KEYS[6], now, id)
+      dead = dead + 1
+    else
+      if redis.call('ZADD', KEYS[2], 'NX', now, id) == 1 then
+        redis.call('LPUSH', KEYS[1], id)
       end
+      reclaimed = reclaimed + 1
     end
   end
 end

@@ -10,10 +10,16 @@
 -- ARGV[2] now (ms)
 -- ARGV[3] JSON {"ok": [id, ...], "retry": [[id, due_ms, error], ...],
 --               "dead": [[id, error], ...], "release": [id, ...]}
--- Returns 1 when the claim was still held, 0 when its lease had expired and it was reaped
--- (the outcome is applied anyway: every job is idempotent).
+-- Returns 1 when the claim was still held, 0 when it was not: its lease expired and the reaper
+-- returned its ids, or this is a re-sent request (the SDK re-sends when a response is lost)
+-- whose first copy already settled it. Either way only the successes are applied (idempotent,
+-- and they clear a dead letter the reaper may have written); retrying, dead-lettering or
+-- releasing again could put an id that another drain now holds back in the queue.
 local held = redis.call('HDEL', KEYS[3], ARGV[1])
 local outcome = cjson.decode(ARGV[3])
+if held == 0 then
+  outcome.retry, outcome.dead, outcome.release = {}, {}, {}
+end
 
 if #outcome.ok > 0 then
   redis.call('HDEL', KEYS[4], unpack(outcome.ok))

@@ -259,3 +259,64 @@ def test_redis_errors_surface_as_queue_errors(queue: JobQueue, upstash: UpstashH
         queue.enqueue("a")
     with pytest.raises(UpstashError):
         queue.redis.lpop(queue.keys.pending)
+
+
+# --- Found by the reliability suite (tests/reliability): no id in two live claims at once ------
+
+
+def test_reaping_a_dead_claim_leaves_alone_an_id_a_live_claim_holds(
+    queue: JobQueue, clock: Clock, upstash: UpstashHandle
+) -> None:
+    queue.enqueue("a", "b")
+    crashed = queue.claim(10)  # this drain dies holding a and b
+    clock.advance(30)
+    queue.enqueue("a")  # the user changes data: queued again, on purpose
+    live = queue.claim(10)
+    assert live.ids == ["a"]
+    clock.advance(31)  # the dead claim's lease is over; the live one's is not
+
+    assert queue.reap().reclaimed == 1  # only b: a is being worked on right now
+
+    assert pending(upstash, queue) == ["b"]
+    assert queue.settle(crashed, ok=crashed.ids).lease_lost is True
+    assert queue.settle(live, ok=live.ids).lease_lost is False
+
+
+def test_a_settle_for_a_claim_no_longer_held_only_acknowledges(
+    queue: JobQueue, clock: Clock, upstash: UpstashHandle
+) -> None:
+    queue.enqueue("a", "b")
+    late = queue.claim(10)
+    clock.advance(61)
+    queue.reap()  # a and b are back in the queue
+    again = queue.claim(10)
+
+    result = queue.settle(late, failed=[Failure("a", "boom")], release=["b"])
+
+    assert (result.lease_lost, result.retried, result.released) == (True, 0, 0)
+    assert pending(upstash, queue) == []  # b was not pushed while `again` holds it
+    assert queue.stats().retrying == 0
+    assert queue.settle(again, ok=again.ids).acked == 2
+
+
+def test_a_re_sent_settle_does_not_release_twice(queue: JobQueue, upstash: UpstashHandle) -> None:
+    queue.enqueue("a")
+    claim = queue.claim(10)
+    assert queue.release(claim).released == 1
+    taken = queue.claim(10)  # another drain takes a before the re-sent copy arrives
+
+    assert queue.release(claim).lease_lost is True
+
+    assert pending(upstash, queue) == []
+    assert taken.jobs[0].attempt == 1  # the first release gave the attempt back, once
+
+
+def test_the_sweep_skips_ids_a_claim_holds(queue: JobQueue, upstash: UpstashHandle) -> None:
+    queue.enqueue("a")
+    claim = queue.claim(10)
+
+    assert queue.enqueue("a", "b", sweep=True) == 1  # only b
+
+    assert pending(upstash, queue) == ["b"]
+    assert queue.enqueue("a") == 1  # a user's own change still queues it
+    queue.settle(claim, ok=claim.ids)

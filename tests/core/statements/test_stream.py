@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import tempfile
 import tracemalloc
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
 from core.statements import (
     InvalidStatement,
     ParsedRow,
+    StatementData,
     StatementError,
     StatementStream,
     StatementTooLarge,
@@ -19,7 +22,9 @@ from core.statements import (
     open_statement,
     parse_statement,
 )
+from core.statements import source as source_module
 from core.statements.errors import MAX_LISTED_ERRORS
+from core.statements.source import CHUNK_BYTES
 
 CORPUS = Path(__file__).parent / "corpus"
 GOOD = sorted(p for p in (CORPUS / "good").iterdir() if not p.name.endswith(".expected.json"))
@@ -32,7 +37,7 @@ def options_for(path: Path) -> dict[str, Any]:
     return {"default_currency": "USD", **LIMITS, **expected["options"]}
 
 
-def open_bytes(data: bytes, name: str = "s.csv", **options: Any) -> StatementStream:
+def open_bytes(data: StatementData, name: str = "s.csv", **options: Any) -> StatementStream:
     return open_statement(data, name, **{"default_currency": "USD", **LIMITS, **options})
 
 
@@ -44,6 +49,13 @@ def statement_csv(rows: int, bad_lines: frozenset[int] = frozenset()) -> bytes:
         amount = "12.3.4" if line in bad_lines else f"-{n % 900 + 1}.{n % 100:02d}"
         lines.append(f"2024-{n % 12 + 1:02d}-{n % 28 + 1:02d},Shop {n:06d},{amount}")
     return ("\n".join(lines) + "\n").encode()
+
+
+def spooled(data: bytes) -> IO[bytes]:
+    """The file an upload gives: Starlette's spooled file, on disk past 1 MB, left at its end."""
+    file = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - closed by GC
+    file.write(data)
+    return file
 
 
 def read_until_error(stream: StatementStream) -> tuple[list[ParsedRow], InvalidStatement]:
@@ -185,12 +197,13 @@ def test_file_wide_problems_are_raised_by_open(data: bytes, error: type[Exceptio
 # --- Reading without holding the text -----------------------------------------------------------
 
 
-def test_a_character_split_across_decode_chunks_is_still_utf8() -> None:
-    # The UTF-8 check reads 256 KiB at a time; put a 3-byte "€" across that boundary.
-    head = b"Date,Description,Amount\n"
-    filler = b"2024-01-01,coffee,-1.00\n" * 11_000
-    pad = 262_144 - len(head) - len(filler) - len(b"2024-01-02,") - 1
-    data = head + filler + b"2024-01-02," + b"x" * pad + "€uro,-2.00\n".encode()
+def test_a_character_split_across_chunks_is_still_utf8() -> None:
+    # The file is read CHUNK_BYTES at a time; put a 3-byte "€" across the first boundary.
+    head, line, start = b"Date,Description,Amount\n", b"2024-01-01,coffee,-1.00\n", b"2024-01-02,"
+    filler = line * ((CHUNK_BYTES - len(head) - 400) // len(line))
+    pad = CHUNK_BYTES - len(head) - len(filler) - len(start) - 1
+    data = head + filler + start + b"x" * pad + "€uro,-2.00\n".encode()
+    assert data.index("€".encode()) == CHUNK_BYTES - 1
 
     stream = open_bytes(data, max_rows=20_000)
     rows = list(stream)
@@ -216,3 +229,121 @@ def test_iterating_a_large_file_holds_far_less_than_the_file() -> None:
     # No list of rows (some 300 bytes each) and no decoded copy of the text: what remains
     # per row is a 16-byte fingerprint slot, for 31-byte lines.
     assert peak < len(data), (peak, len(data))
+
+
+# --- A file object: the upload's spooled file, read in chunks -------------------------------------
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[path.name for path in GOOD])
+def test_a_file_object_yields_what_its_bytes_yield(path: Path) -> None:
+    data, options = path.read_bytes(), options_for(path)
+    from_bytes = open_statement(data, path.name, **options)
+
+    from_file = open_statement(spooled(data), path.name, **options)
+
+    assert list(from_file) == list(from_bytes)
+    assert (from_file.format, from_file.encoding, from_file.delimiter, from_file.date_order) == (
+        from_bytes.format,
+        from_bytes.encoding,
+        from_bytes.delimiter,
+        from_bytes.date_order,
+    )
+
+
+@pytest.mark.parametrize("path", GOOD, ids=[path.name for path in GOOD])
+def test_rows_do_not_depend_on_where_chunks_end(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data, options = path.read_bytes(), options_for(path)
+    expected = list(open_statement(data, path.name, **options))
+    # 7 bytes: every line, BOM, multi-byte character and CRLF straddles some boundary.
+    monkeypatch.setattr(source_module, "CHUNK_BYTES", 7)
+
+    stream = open_statement(spooled(data), path.name, **options)
+
+    assert list(stream) == expected
+
+
+@pytest.mark.parametrize("case", BAD_CASES, ids=[case["file"] for case in BAD_CASES])
+def test_a_bad_file_object_fails_as_its_bytes_fail(case: dict[str, Any]) -> None:
+    path = CORPUS / "bad" / case["file"]
+    options = {"default_currency": "USD", **LIMITS, **case["options"]}
+    with pytest.raises(StatementError) as from_bytes:
+        list(open_statement(path.read_bytes(), path.name, **options))
+
+    with pytest.raises(StatementError) as from_file:
+        list(open_statement(spooled(path.read_bytes()), path.name, **options))
+
+    assert type(from_file.value) is type(from_bytes.value)
+    assert (from_file.value.message, from_file.value.errors) == (
+        from_bytes.value.message,
+        from_bytes.value.errors,
+    )
+
+
+def test_a_file_over_the_limit_is_refused_before_any_of_it_is_read() -> None:
+    class Unread(io.BytesIO):
+        def read(self, size: int | None = -1, /) -> bytes:
+            raise AssertionError("read before the size was checked")
+
+    data = statement_csv(50)
+
+    with pytest.raises(StatementTooLarge) as caught:
+        open_bytes(Unread(data), max_bytes=len(data) - 1)
+
+    assert f"{len(data):,} bytes" in caught.value.message
+
+
+def test_a_file_that_grows_past_the_limit_is_stopped_while_reading() -> None:
+    data = statement_csv(50)
+    file = io.BytesIO(data)
+    stream = open_bytes(file, max_bytes=len(data) + 10)
+    # Its size was checked at open; iterating reads it again, and finds more than it may.
+    file.seek(0, io.SEEK_END)
+    file.write(b"2024-01-01,late,-1.00\n")
+
+    with pytest.raises(StatementTooLarge) as caught:
+        list(stream)
+
+    assert f"limit of {len(data) + 10:,} bytes" in caught.value.message
+
+
+def test_a_file_is_read_from_its_start_wherever_it_was_left() -> None:
+    data = statement_csv(10)
+    file = io.BytesIO(data)
+    file.seek(len(data) // 2)
+
+    assert list(open_bytes(file)) == list(open_bytes(data))
+
+
+def test_a_file_that_cannot_seek_is_a_programming_error() -> None:
+    class Pipe(io.BytesIO):
+        def seekable(self) -> bool:
+            return False
+
+    with pytest.raises(ValueError, match="seekable"):
+        open_bytes(Pipe(statement_csv(3)))
+
+
+def test_reading_a_file_grows_less_than_the_file() -> None:
+    def peak(rows: int) -> tuple[int, int]:
+        data = statement_csv(rows)
+        file = spooled(data)
+        count = 0
+        tracemalloc.start()
+        try:
+            for _ in open_bytes(file):
+                count += 1
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert count == rows
+        return peak, len(data)
+
+    small, small_bytes = peak(10_000)
+    large, large_bytes = peak(20_000)
+
+    # Holding the file would grow by over a byte per file byte; what grows instead is the
+    # import keys' 16-byte fingerprint slot per row, for 31-byte lines: about half a byte.
+    growth = (large - small) / (large_bytes - small_bytes)
+    assert growth < 0.75, (growth, small, large)
