@@ -163,13 +163,7 @@ def _guard(session: Session, batch: _Batch) -> set[str]:
         return set()
     ids = sorted(batch.computed)
     if session.get_bind().dialect.name == "postgresql":
-        # Lock in a fixed order so two drains with overlapping batches cannot deadlock.
-        session.execute(
-            sa.text("SELECT id FROM users WHERE id IN :ids ORDER BY id FOR UPDATE").bindparams(
-                _ids_param("ids")
-            ),
-            {"ids": ids},
-        )
+        return _guard_postgres(session, ids, [batch.computed[uid].version for uid in ids])
     version = sa.case(
         {uid: batch.computed[uid].version for uid in ids},
         value=col(User.id),
@@ -188,6 +182,29 @@ def _guard(session: Session, batch: _Batch) -> set[str]:
         .execution_options(synchronize_session=False)
     )
     return {row[0] for row in session.execute(stmt)}
+
+
+# Arrays, not one bound value per user: the statement text never changes, so it is compiled
+# once per process, where a CASE over the batch was compiled afresh for every batch.
+_LOCK_USERS = sa.text("SELECT id FROM users WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
+_GUARDED_VERSIONS = sa.text(
+    """
+    UPDATE users AS u
+    SET summary_version = v.version,
+        summary_dirty_since = CASE WHEN u.data_version = v.version THEN NULL
+                                   ELSE u.summary_dirty_since END
+    FROM unnest(CAST(:ids AS varchar[]), CAST(:versions AS bigint[])) AS v(id, version)
+    WHERE u.id = v.id AND u.summary_version < v.version
+    RETURNING u.id
+    """
+)
+
+
+def _guard_postgres(session: Session, ids: list[str], versions: list[int]) -> set[str]:
+    # Lock in a fixed order so two drains with overlapping batches cannot deadlock.
+    session.execute(_LOCK_USERS, {"ids": ids})
+    rows = session.execute(_GUARDED_VERSIONS, {"ids": ids, "versions": versions})
+    return {str(row[0]) for row in rows}
 
 
 def _summary_rows(user_id: str, computed: _Computed, now: datetime) -> list[dict[str, Any]]:
