@@ -325,6 +325,11 @@ def captured_logs() -> Iterator[list[str]]:
     root = logging.getLogger()
     handler = _Capture()
     level = root.level
+    # The root logger goes down to DEBUG for the capture; the handlers already on it (the
+    # console's) keep printing only what they printed before.
+    others = {h: h.level for h in root.handlers}
+    for other in others:
+        other.setLevel(max(other.level, level))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
     try:
@@ -332,6 +337,8 @@ def captured_logs() -> Iterator[list[str]]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        for other, previous in others.items():
+            other.setLevel(previous)
 
 
 @contextmanager
