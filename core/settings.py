@@ -161,6 +161,18 @@ class Settings(BaseSettings):
         return self
 
 
+def environment_names() -> set[str]:
+    """Every environment variable Settings reads: field names and their aliases (tests and
+    scratch runs clear exactly these, so nothing leaks in from a developer's shell)."""
+    names = set()
+    for field_name, info in Settings.model_fields.items():
+        names.add(field_name.upper())
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices):
+            names.update(str(choice).upper() for choice in alias.choices)
+    return names
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()

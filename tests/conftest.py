@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 import pytest
 import redis
-from pydantic import AliasChoices
 
 from core import db as core_db
 from core import upstash as core_upstash
 from core.migrate import upgrade
-from core.settings import Settings, get_settings
+from core.settings import environment_names, get_settings
 
 if TYPE_CHECKING:
     from core.upstash_local import LocalUpstash
@@ -39,18 +38,7 @@ CRON_SECRET = "test-cron-secret-0123456789abcdef"
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 
 
-def _settings_env_names() -> set[str]:
-    """Every environment variable Settings reads: field names and their aliases."""
-    names = set()
-    for field_name, field in Settings.model_fields.items():
-        names.add(field_name.upper())
-        alias = field.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice).upper() for choice in alias.choices)
-    return names
-
-
-SETTINGS_ENV_NAMES = _settings_env_names()
+SETTINGS_ENV_NAMES = environment_names()
 
 
 def unavailable(what: str, why: object) -> None:

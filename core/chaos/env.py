@@ -18,30 +18,18 @@ from typing import Any
 
 import psycopg
 import redis
-from pydantic import AliasChoices
 from sqlalchemy.engine import make_url
 
 from core import db as core_db
 from core import upstash as core_upstash
 from core.migrate import upgrade
 from core.queue import QueueKeys
-from core.settings import Settings, get_settings
+from core.settings import environment_names, get_settings
 from core.upstash_local import LocalUpstash
 
 ROOT = Path(__file__).resolve().parents[2]
 DRAIN_SCRIPT = ROOT / "scripts" / "drain.py"
 SUMMARY_KIND = "financial-summary"
-
-
-def settings_env_names() -> set[str]:
-    """Every environment variable `Settings` reads: field names and their aliases."""
-    names = set()
-    for field_name, info in Settings.model_fields.items():
-        names.add(field_name.upper())
-        alias = info.validation_alias
-        if isinstance(alias, AliasChoices):
-            names.update(str(choice).upper() for choice in alias.choices)
-    return names
 
 
 def clear_caches() -> None:
@@ -54,7 +42,7 @@ def clear_caches() -> None:
 @contextmanager
 def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
     """Exactly `values` for Settings while the block runs; the previous environment after."""
-    names = settings_env_names() | set(values)
+    names = environment_names() | set(values)
     saved = {name: os.environ.get(name) for name in names}
     for name in names:
         os.environ.pop(name, None)
@@ -173,5 +161,5 @@ def scratch_database(server_url: str, template: str | None = None) -> Iterator[s
 
 def child_environ(values: Mapping[str, str]) -> dict[str, str]:
     """A subprocess environment: the parent's, minus its Tally settings, plus `values`."""
-    names = settings_env_names()
+    names = environment_names()
     return {**{k: v for k, v in os.environ.items() if k not in names}, **values}
