@@ -29,6 +29,15 @@ def mint_token(user_id: str, settings: Settings, ttl_seconds: int = 86_400) -> s
     return jwt.encode(claims, settings.auth_jwt_secret.get_secret_value(), algorithm=ALGORITHM)
 
 
+def _utf8(text: str) -> bool:
+    # A lone surrogate (a JSON escape like \\ud800) has no UTF-8 form: the database would fail.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def verify_token(token: str, settings: Settings) -> str:
     """The user id (`sub`) of a valid token; AuthError otherwise."""
     try:
@@ -64,6 +73,7 @@ def verify_token(token: str, settings: Settings) -> str:
         or not subject
         or len(subject) > MAX_USER_ID_LENGTH
         or "\x00" in subject
+        or not _utf8(subject)
     ):
         raise AuthError(_BAD_SUBJECT)
     return subject

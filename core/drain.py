@@ -26,7 +26,7 @@ from core.jobs import BatchResult, JobContext, JobKind
 from core.models import DrainRun, utcnow
 from core.queue import Claim, Failure, JobQueue, QueueError
 from core.settings import Settings, get_settings
-from core.upstash import get_redis
+from core.upstash import QueueNotConfigured, get_redis
 
 log = logging.getLogger("tally.drain")
 
@@ -301,7 +301,18 @@ def run(
 ) -> DrainStats:
     """Drain `kind` with the configured queue and database: what every entry point calls."""
     settings = settings or get_settings()
-    queue = JobQueue(get_redis(), kind.name, settings)
+    try:
+        queue = JobQueue(get_redis(), kind.name, settings)
+    except QueueNotConfigured as exc:
+        # Nothing can be claimed: answer like any run that met a dead queue (503 from cron).
+        log.error("drain kind=%s not started: %s", kind.name, exc)
+        return DrainStats(
+            run_id="",
+            kind=kind.name,
+            trigger=trigger,
+            stop_reason=StopReason.ERROR,
+            error="queue not configured (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)",
+        )
     engine = get_engine()
 
     def context(run_id: str) -> JobContext:

@@ -11,11 +11,14 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any, TextIO
 
+import httpx
+from upstash_redis.errors import UpstashError
+
 from core.drain import DrainOptions, DrainStats, StopReason, run
 from core.jobs import JobKind
-from core.queue import JobQueue
+from core.queue import JobQueue, QueueError
 from core.settings import get_settings
-from core.upstash import get_redis
+from core.upstash import QueueNotConfigured, get_redis
 
 BAR_WIDTH = 30
 
@@ -171,7 +174,17 @@ def main(
     except KeyError as exc:
         sys.stderr.write(f"drain: {exc.args[0]}\n")
         return 2
-    queue = JobQueue(get_redis(), kind.name, get_settings())
-    if args.stats or args.dead or args.requeue_dead is not None or args.purge_dead is not None:
-        return _queue_action(args, queue, out)
-    return _drain(args, queue, kind, out)
+    try:
+        queue = JobQueue(get_redis(), kind.name, get_settings())
+        if args.stats or args.dead or args.requeue_dead is not None or args.purge_dead is not None:
+            return _queue_action(args, queue, out)
+        return _drain(args, queue, kind, out)
+    except QueueNotConfigured:
+        sys.stderr.write(
+            "drain: the queue is not configured: set UPSTASH_REDIS_REST_URL and _TOKEN\n"
+        )
+        return 2
+    except (QueueError, UpstashError, httpx.HTTPError, json.JSONDecodeError) as exc:
+        # One line, not a traceback: the queue (or the network to it) is down.
+        sys.stderr.write(f"drain: the queue did not answer ({type(exc).__name__})\n")
+        return 2

@@ -9,6 +9,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_URL = "sqlite:///.tally/tally.db"
+# Development only: production refuses it (it starts with "dev-only", a placeholder).
+DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production"  # noqa: S105 - a known placeholder
 
 # Values people paste from examples. In production they are as bad as no secret at all.
 _PLACEHOLDERS = {
@@ -65,7 +67,7 @@ class Settings(BaseSettings):
 
     cron_secret: SecretStr | None = None
     admin_secret: SecretStr | None = None
-    auth_jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-not-for-production")
+    auth_jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
 
@@ -113,6 +115,15 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("auth_jwt_secret", mode="before")
+    @classmethod
+    def _empty_jwt_secret_is_the_default(cls, value: object) -> object:
+        # An empty key would make every token check fail inside PyJWT (a 500 on every request);
+        # production still refuses the default.
+        if isinstance(value, str) and not value.strip():
+            return DEV_JWT_SECRET
+        return value
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -152,7 +163,7 @@ class Settings(BaseSettings):
                 problems.append(f"{name} looks like a placeholder")
         if not self.upstash_redis_rest_url:
             problems.append("UPSTASH_REDIS_REST_URL (or KV_REST_API_URL) is required in production")
-        if self.database_url == DEFAULT_SQLITE_URL:
+        if self.database_url.startswith("sqlite"):
             problems.append("DATABASE_URL must point at Postgres in production")
         if self.notify_webhook_url and self.notify_webhook_secret is None:
             problems.append("NOTIFY_WEBHOOK_SECRET is required when NOTIFY_WEBHOOK_URL is set")

@@ -42,6 +42,8 @@ Currency = Annotated[str, Field(min_length=3, max_length=3, description="ISO 421
 # PostgreSQL text cannot hold the NUL character: refused here (422) rather than by the database
 # (500). Stated as a pattern so that the OpenAPI document says so too.
 NO_NUL = r"^[^\x00]*$"
+
+
 Description = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
 Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
 

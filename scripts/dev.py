@@ -15,7 +15,9 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 import argparse
+import logging
 import os
+import re
 import secrets
 
 import uvicorn
@@ -28,6 +30,19 @@ from core.upstash_local import LocalUpstash
 from core.users import ensure_user_with_engine
 
 DEMO_USER = "demo-user"
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """The access log prints each path with its query: hide `?token=<secret>` there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
 
 
 def _banner(base: str, token: str, cron_secret: str, upstash: str) -> str:
@@ -73,6 +88,7 @@ def main() -> None:
     token = mint_token(DEMO_USER, settings, ttl_seconds=7 * 86_400)
     base = f"http://{args.host}:{args.port}"
     print(_banner(base, token, cron_secret, settings.upstash_redis_rest_url), flush=True)
+    logging.getLogger("uvicorn.access").addFilter(RedactTokens())
     try:
         # uvicorn handles SIGINT/SIGTERM itself and returns once the server has shut down.
         uvicorn.run("api.index:app", host=args.host, port=args.port, log_level="info")

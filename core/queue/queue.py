@@ -26,6 +26,9 @@ log = logging.getLogger("tally.queue")
 
 Clock = Callable[[], float]
 MAX_ERROR_LENGTH = 500
+# Ids per script call: Lua's unpack() refuses a few thousand values, so larger sets are sent in
+# several requests (only the sweep and the dead-letter actions ever get near this).
+SCRIPT_CHUNK = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +126,18 @@ class JobQueue:
         return int(self._clock() * 1000)
 
     def enqueue(self, *ids: str, sweep: bool = False) -> int:
-        """Queue ids unless already pending. One request, whatever the number of ids.
+        """Queue ids unless already pending. One request (per 1,000 ids).
 
-        `sweep=True` (the reconcile sweep) leaves out ids that wait for a retry or are dead.
+        `sweep=True` (the reconcile sweep) leaves out ids that wait for a retry, are dead, or
+        are held by a claim.
         """
         if not ids:
             return 0
-        args: list[str | int] = [self._now_ms(), "1" if sweep else "0", *ids]
-        added = int(run(self.redis, ScriptName.ENQUEUE, self.keys, args))
+        added = 0
+        for start in range(0, len(ids), SCRIPT_CHUNK):
+            chunk = ids[start : start + SCRIPT_CHUNK]
+            args: list[str | int] = [self._now_ms(), "1" if sweep else "0", *chunk]
+            added += int(run(self.redis, ScriptName.ENQUEUE, self.keys, args))
         log.info("enqueue kind=%s ids=%d added=%d sweep=%s", self.kind, len(ids), added, sweep)
         return added
 
@@ -215,7 +222,7 @@ class JobQueue:
 
     def reap(self) -> ReapResult:
         """Expired leases back to pending (or dead after the last attempt); due retries promoted."""
-        limit = max(1000, self.settings.drain_batch_size * 10)
+        limit = SCRIPT_CHUNK  # more due retries wait for the next drain
         args: list[str | int] = [self._now_ms(), self.settings.max_attempts, limit]
         reclaimed, dead, promoted = (
             int(x) for x in run(self.redis, ScriptName.REAP, self.keys, args)
@@ -273,7 +280,20 @@ class JobQueue:
         return letters
 
     def _dead_action(self, action: str, ids: Sequence[str]) -> int:
-        count = int(run(self.redis, ScriptName.DEAD, self.keys, [action, self._now_ms(), *ids]))
+        count = 0
+        if ids:
+            for start in range(0, len(ids), SCRIPT_CHUNK):
+                chunk = list(ids[start : start + SCRIPT_CHUNK])
+                count += int(
+                    run(self.redis, ScriptName.DEAD, self.keys, [action, self._now_ms(), *chunk])
+                )
+        else:
+            # "All": the script takes the oldest 1,000 at a time; repeat until fewer come back.
+            while True:
+                done = int(run(self.redis, ScriptName.DEAD, self.keys, [action, self._now_ms()]))
+                count += done
+                if done < SCRIPT_CHUNK:
+                    break
         log.info("%s-dead kind=%s ids=%s count=%d", action, self.kind, len(ids) or "all", count)
         return count
 

@@ -117,3 +117,16 @@ def test_queue_down_is_503_with_the_reason(
     assert upstash.token not in response.text
     upstash.server.clear_faults()
     assert world.queue.stats().pending == 3  # nothing lost
+
+
+def test_queue_not_configured_is_503(world: World, env: pytest.MonkeyPatch) -> None:
+    env.delenv("UPSTASH_REDIS_REST_URL")
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    response = TestClient(create_app()).get(
+        PATH, headers={"Authorization": f"Bearer {CRON_SECRET}"}
+    )
+    assert response.status_code == 503
+    assert response.json()["stop_reason"] == "error"
+    assert "not configured" in response.json()["error"]

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from core.settings import DEFAULT_SQLITE_URL, ConfigError, Settings, is_placeholder
+from core.settings import DEFAULT_SQLITE_URL, DEV_JWT_SECRET, ConfigError, Settings, is_placeholder
 
 GOOD = "x7Qp2mL9vR4tZ8wK3nB6hY1cD5fG0jS2"
 
@@ -97,3 +99,42 @@ def test_empty_values_mean_unset(env: pytest.MonkeyPatch) -> None:
     assert s.cron_secret is None
     assert s.effective_admin_secret is None
     assert s.redis_url is None
+
+
+def test_an_empty_jwt_secret_means_the_development_default(env: pytest.MonkeyPatch) -> None:
+    env.setenv("AUTH_JWT_SECRET", "")
+    assert Settings().auth_jwt_secret.get_secret_value() == DEV_JWT_SECRET
+    production(env, AUTH_JWT_SECRET="")
+    with pytest.raises(ConfigError, match="AUTH_JWT_SECRET"):
+        Settings()
+
+
+def test_production_refuses_any_sqlite_database(env: pytest.MonkeyPatch) -> None:
+    production(env, DATABASE_URL="sqlite:////tmp/prod.db")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Settings()
+
+
+def test_env_example_and_readme_name_every_variable() -> None:
+    import re
+    from pathlib import Path
+
+    from core.settings import environment_names
+
+    root = Path(__file__).resolve().parents[2]
+    example = (root / ".env.example").read_text()
+    readme = (root / "README.md").read_text()
+    for name in environment_names():
+        assert re.search(rf"^#?\s*{name}=", example, re.MULTILINE), f"{name} not in .env.example"
+        assert f"`{name}`" in readme, f"{name} not in the README"
+
+
+def test_env_example_copied_as_is_is_a_working_development_setup(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / ".env").write_text((root / ".env.example").read_text())
+    s = Settings()  # the env fixture made tmp_path the working directory
+    assert s.environment == "development"
+    assert s.cron_secret is None
+    assert s.auth_jwt_secret.get_secret_value() == DEV_JWT_SECRET

@@ -137,3 +137,11 @@ def test_explains_itself_outside_the_project_environment(tmp_path: Path) -> None
     )
     assert done.returncode == 2
     assert "make venv" in done.stderr
+
+
+def test_queue_down_is_one_line_and_exit_2(world: World, env: pytest.MonkeyPatch) -> None:
+    env.setenv("UPSTASH_REDIS_REST_URL", "http://127.0.0.1:9")  # nothing listens there
+    for args in (("--stats",), ()):
+        done = drain_cli(*args)
+        assert done.returncode == 2
+        assert done.stderr.strip() == "drain: the queue did not answer (ConnectError)"

@@ -5,7 +5,8 @@
 -- KEYS[4] dead     ZSET  id -> dead-lettered at (ms)
 -- ARGV[1] "requeue" or "purge"
 -- ARGV[2] now (ms)
--- ARGV[3..n] ids; none means every dead id
+-- ARGV[3..n] ids (at most 1,000: the caller sends more in several calls); none means the
+--           oldest 1,000 dead ids (the caller repeats until fewer come back)
 -- Returns the number of ids acted on.
 local ids = {}
 if #ARGV > 2 then
@@ -15,7 +16,8 @@ if #ARGV > 2 then
     end
   end
 else
-  ids = redis.call('ZRANGE', KEYS[4], 0, -1)
+  -- Bounded: Lua's unpack() below takes a few thousand values at most.
+  ids = redis.call('ZRANGE', KEYS[4], 0, 999)
 end
 if #ids == 0 then
   return 0

@@ -320,3 +320,32 @@ def test_the_sweep_skips_ids_a_claim_holds(queue: JobQueue, upstash: UpstashHand
     assert pending(upstash, queue) == ["b"]
     assert queue.enqueue("a") == 1  # a user's own change still queues it
     queue.settle(claim, ok=claim.ids)
+
+
+def test_a_dead_users_own_change_brings_fresh_attempts(queue: JobQueue, clock: Clock) -> None:
+    queue.enqueue("u")
+    claim = queue.claim(10)
+    queue.settle(claim, failed=[Failure("u", "boom", permanent=True)])
+    assert [d.id for d in queue.dead_letters()] == ["u"]
+    queue.enqueue("u")  # the user changes data: a new chance, from attempt 1
+    again = queue.claim(10)
+    assert [(j.id, j.attempt) for j in again.jobs] == [("u", 1)]
+    assert queue.dead_letters() == []
+    queue.settle(again, failed=[Failure("u", "transient")])
+    assert queue.stats().retrying == 1  # one failure is a retry, not a dead letter again
+    assert queue.stats().dead == 0
+
+
+def test_large_sets_are_sent_in_chunks(queue: JobQueue, upstash: UpstashHandle) -> None:
+    ids = [f"user-{i}" for i in range(2_500)]
+    assert queue.enqueue(*ids, sweep=True) == 2_500
+    assert upstash.raw.llen(queue.keys.pending) == 2_500
+    # Dead-letter them all, then requeue "all" and purge named ones past the chunk size.
+    dead_at = {i: 1.0 for i in ids}
+    upstash.raw.delete(queue.keys.pending, queue.keys.queued)
+    upstash.raw.zadd(queue.keys.dead, dead_at)
+    assert queue.requeue_dead() == 2_500
+    assert queue.stats().pending == 2_500
+    upstash.raw.zadd(queue.keys.dead, dead_at)
+    assert queue.purge_dead(ids) == 2_500
+    assert queue.stats().dead == 0
