@@ -54,8 +54,8 @@ def schedule_budget_seconds(remaining_ms: int) -> float:
 
 
 def run_scheduled(context: LambdaContext) -> dict[str, Any]:
-    from core.drain import DrainOptions, StopReason, run
-    from core.settings import get_settings
+    from core.base.settings import get_settings
+    from core.drain.runner import DrainOptions, StopReason, run
     from functions import get_kind
 
     settings = get_settings()

@@ -6,7 +6,7 @@ import importlib
 import pkgutil
 from functools import cache
 
-from core.jobs import JobKind
+from core.drain.kinds import JobKind
 
 _REGISTRY: dict[str, JobKind] = {}
 

@@ -21,8 +21,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from core.bulk import insert_rows
-from core.channels import (
+from core.base.bulk import insert_rows
+from core.base.models import BackgroundJob, FinancialSummary, JobStatus, Notification, User, utcnow
+from core.drain.kinds import BatchResult, JobContext
+from core.notify.channels import (
     Channel,
     OutgoingNotification,
     deliver,
@@ -30,12 +32,10 @@ from core.channels import (
     load_emails,
     record_channel_results,
 )
-from core.jobs import BatchResult, JobContext
-from core.models import BackgroundJob, FinancialSummary, JobStatus, Notification, User, utcnow
-from core.notifications import summary_notification
+from core.notify.inbox import summary_notification
 from core.queue import ClaimedJob, Failure
 from core.queue.retry import Next, next_step
-from core.summary import CurrencySummary, Txn, compute_summaries
+from core.summary.figures import CurrencySummary, Txn, compute_summaries
 from functions import register
 
 log = logging.getLogger("tally.jobs.financial_summary")

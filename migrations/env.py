@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from `core.settings` unless the caller passes a connection."""
+"""Alembic environment: the URL comes from `core.base.settings` unless the caller passes a connection."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import core.models  # noqa: F401  (registers every table on SQLModel.metadata)
-from core.db import make_engine
-from core.settings import get_settings
+import core.base.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from core.base.db import make_engine
+from core.base.settings import get_settings
 
 target_metadata = SQLModel.metadata
 

@@ -19,8 +19,8 @@ import shlex
 import warnings
 
 try:
-    from core.bench import BenchConfig, render, run_benchmark
-    from core.bench.environment import ALL_SECTIONS, DEFAULT_PG_URL, DEFAULT_REDIS_URL
+    from tooling.bench import BenchConfig, render, run_benchmark
+    from tooling.bench.environment import ALL_SECTIONS, DEFAULT_PG_URL, DEFAULT_REDIS_URL
 except ImportError as exc:
     sys.stderr.write(
         f"bench: Tally's dependencies are not importable here ({exc.name or exc}).\n"

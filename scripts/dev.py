@@ -22,12 +22,12 @@ import secrets
 
 import uvicorn
 
-from core.auth import mint_token
-from core.db import get_engine
-from core.migrate import upgrade
-from core.settings import get_settings
-from core.upstash_local import LocalUpstash
-from core.users import ensure_user_with_engine
+from core.base.auth import mint_token
+from core.base.db import get_engine
+from core.base.migrate import upgrade
+from core.base.settings import get_settings
+from core.writes.users import ensure_user_with_engine
+from tooling.upstash_local import LocalUpstash
 
 DEMO_USER = "demo-user"
 _TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]*")

@@ -11,7 +11,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 try:
-    from core.drain_cli import main
+    from core.operator.cli import main
     from functions import get_kind
 except ImportError as exc:
     sys.stderr.write(

@@ -15,8 +15,8 @@ from pathlib import Path
 # standard library's `token` module for everything this process imports.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from core.auth import MAX_USER_ID_LENGTH, mint_token
-from core.settings import get_settings
+from core.base.auth import MAX_USER_ID_LENGTH, mint_token
+from core.base.settings import get_settings
 
 
 def main() -> int:

@@ -18,7 +18,7 @@ import contextlib
 import signal
 from types import FrameType
 
-from core.upstash_local import DEFAULT_TOKEN, LocalUpstash
+from tooling.upstash_local import DEFAULT_TOKEN, LocalUpstash
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

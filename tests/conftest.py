@@ -20,14 +20,14 @@ import psycopg
 import pytest
 import redis
 
-from core import db as core_db
-from core import upstash as core_upstash
-from core.migrate import upgrade
-from core.settings import environment_names, get_settings
+from core.base import db as core_db
+from core.base.migrate import upgrade
+from core.base.settings import environment_names, get_settings
+from core.queue import client as core_upstash
 
 if TYPE_CHECKING:
-    from core.upstash_local import LocalUpstash
     from tests.support import World
+    from tooling.upstash_local import LocalUpstash
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 PG_HOST = os.environ.get("TALLY_TEST_PG_HOST", "127.0.0.1")
@@ -116,7 +116,7 @@ def redis_server() -> str:
 
 @pytest.fixture(scope="session")
 def _local_upstash(redis_server: str) -> Iterator[LocalUpstash]:
-    from core.upstash_local import LocalUpstash
+    from tooling.upstash_local import LocalUpstash
 
     server = LocalUpstash(redis_url=redis_server, token=UPSTASH_TOKEN).start()
     yield server

@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from core.db import get_engine
-from core.jobs import JobContext
-from core.ledger import NewTransaction, add_transactions
+from core.base.db import get_engine
+from core.base.settings import Settings, get_settings
+from core.drain.kinds import JobContext
 from core.queue import JobQueue
-from core.settings import Settings, get_settings
-from core.upstash import get_redis
+from core.queue.client import get_redis
+from core.writes.ledger import NewTransaction, add_transactions
 
 CURRENCIES = ("USD", "EUR", "JPY")
 CATEGORIES = ("Groceries", "Rent", "Dining", "Salary", None)
@@ -93,7 +93,7 @@ def make_world() -> World:
 
 class StatementCounter:
     """Counts SQL statements sent through `engine`: SQLAlchemy executions and COPY commands
-    (core.bulk streams COPY on the driver connection, which SQLAlchemy's events do not see)."""
+    (core.base.bulk streams COPY on the driver connection, which SQLAlchemy's events do not see)."""
 
     def __init__(self, engine: Engine, monkeypatch: Any) -> None:
         import psycopg

@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 
 from api._http.routes.cron import PATH as CRON_PATH
-from core.settings import Settings
+from core.base.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,7 +157,7 @@ def test_bundle_excludes_tests_and_dev_files(config: dict[str, Any]) -> None:
     for prefix in ("tests/", ".venv/", ".tally/", "docs/", "scripts/", ".ci/"):
         assert not [f for f in files if f.startswith(prefix)], prefix
     # ...and keeps what the function runs, plus the migrations a deploy step may apply.
-    for needed in (ENTRY, "api/_http/app.py", "core/drain.py", "functions/__init__.py"):
+    for needed in (ENTRY, "api/_http/app.py", "core/drain/runner.py", "functions/__init__.py"):
         assert needed in files
     assert any(f.startswith("core/queue/lua/") for f in files)
     assert any(f.startswith("migrations/") for f in files)

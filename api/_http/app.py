@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 
 from api._http.limits import BodyLimit
 from api._http.routes import admin, cron, health, inbox, summary, transactions
-from core.settings import get_settings
-from core.statements import StatementError
+from core.base.settings import get_settings
+from core.writes.statements import StatementError
 
 
 def _statement_rejected(request: Request, exc: StatementError) -> JSONResponse:

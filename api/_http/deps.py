@@ -12,12 +12,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlmodel import Session
 
-from core.auth import AuthError, verify_token
-from core.db import get_engine
-from core.ledger import SUMMARY_KIND
+from core.base.auth import AuthError, verify_token
+from core.base.db import get_engine
+from core.base.settings import Settings, get_settings
 from core.queue import JobQueue
-from core.settings import Settings, get_settings
-from core.upstash import get_redis
+from core.queue.client import get_redis
+from core.writes.ledger import SUMMARY_KIND
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -7,7 +7,7 @@ import json
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.settings import get_settings
+from core.base.settings import get_settings
 
 JSON_BODY_MAX_BYTES = 2 * 1024 * 1024
 # Multipart framing and form fields around the file itself.

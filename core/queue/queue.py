@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, cast
 
 from pydantic import BaseModel
 
+from core.base.settings import Settings
 from core.queue.keys import QueueKeys
 from core.queue.retry import Next, backoff_seconds, next_step
 from core.queue.scripts import ScriptName, run
-from core.settings import Settings
 
 if TYPE_CHECKING:
     from upstash_redis import Redis

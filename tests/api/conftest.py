@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
-from core.auth import mint_token
-from core.db import get_engine
-from core.ledger import SUMMARY_KIND
+from core.base.auth import mint_token
+from core.base.db import get_engine
+from core.base.settings import get_settings
 from core.queue.keys import Part, key
-from core.settings import get_settings
+from core.writes.ledger import SUMMARY_KIND
 from tests.conftest import UpstashHandle
 from tests.support import World
 

@@ -31,9 +31,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
-from core.drain import DrainOptions, run
+from core.base.settings import get_settings
+from core.drain.runner import DrainOptions, run
 from core.queue import Failure
-from core.settings import get_settings
 from functions import get_kind
 from tests.conftest import CRON_SECRET, IN_CI, UpstashHandle
 from tests.support import World

@@ -161,7 +161,7 @@ BAD_AUTH: dict[str, BadAuth] = {
 
 
 def configure(env: pytest.MonkeyPatch, values: dict[str, str]) -> None:
-    from core.settings import get_settings
+    from core.base.settings import get_settings
 
     for name, value in values.items():
         env.setenv(name, value)

@@ -51,7 +51,7 @@ def test_wrong_query_token_is_401(client: TestClient) -> None:
 
 def test_unconfigured_secret_disables_the_endpoint(world: World, env: pytest.MonkeyPatch) -> None:
     env.delenv("CRON_SECRET")
-    from core.settings import get_settings
+    from core.base.settings import get_settings
 
     get_settings.cache_clear()
     client = TestClient(create_app())
@@ -121,7 +121,7 @@ def test_queue_down_is_503_with_the_reason(
 
 def test_queue_not_configured_is_503(world: World, env: pytest.MonkeyPatch) -> None:
     env.delenv("UPSTASH_REDIS_REST_URL")
-    from core.settings import get_settings
+    from core.base.settings import get_settings
 
     get_settings.cache_clear()
     response = TestClient(create_app()).get(

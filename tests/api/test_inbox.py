@@ -7,9 +7,9 @@ import datetime as dt
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
-from core.auth import mint_token
-from core.settings import get_settings
-from core.summary import Txn, compute_summaries
+from core.base.auth import mint_token
+from core.base.settings import get_settings
+from core.summary.figures import Txn, compute_summaries
 from tests.conftest import CRON_SECRET
 from tests.support import World
 

@@ -21,7 +21,7 @@ from api._lambda import (
     is_scheduled,
     schedule_budget_seconds,
 )
-from core.settings import Settings
+from core.base.settings import Settings
 from tests.conftest import CRON_SECRET
 from tests.support import World
 
@@ -219,8 +219,8 @@ def test_http_upload_through_mangum_arrives_in_pieces(world: World) -> None:
     """A statement larger than one 64 KiB piece, sent as API Gateway sends it (base64 body)."""
     import base64
 
-    from core.auth import mint_token
-    from core.settings import get_settings
+    from core.base.auth import mint_token
+    from core.base.settings import get_settings
 
     rows = "".join(f"2025-01-{1 + i % 28:02d},Shop {i},-{1 + i % 90}.25\n" for i in range(6000))
     csv = ("Date,Description,Amount\n" + rows).encode()

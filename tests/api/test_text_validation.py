@@ -8,8 +8,8 @@ import jwt
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
-from core.auth import mint_token
-from core.settings import get_settings
+from core.base.auth import mint_token
+from core.base.settings import get_settings
 from tests.conftest import JWT_SECRET
 from tests.support import World
 

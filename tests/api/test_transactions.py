@@ -693,7 +693,7 @@ def test_a_failed_version_bump_writes_nothing_and_enqueues_nothing(
     def broken(*args: object) -> None:
         raise RuntimeError("the version bump failed")
 
-    env.setattr("core.transactions.mark_changed", broken)
+    env.setattr("core.writes.transactions.mark_changed", broken)
 
     response = change(client, row["id"])
 

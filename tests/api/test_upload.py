@@ -1,6 +1,7 @@
 """Statement upload over HTTP: the parser's corpus end to end, limits, and a 50,000-row import.
 
-The corpus is the parser's own (tests/core/statements/corpus): each good file must land in the
+The corpus is the parser's own (tests/core/writes/statements/corpus): each good file must land
+in the
 `transactions` table exactly as its `.expected.json` says; each bad case of `bad_cases.json` must
 answer its status with line-numbered errors and leave the database and the queue untouched.
 """
@@ -21,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from core.settings import get_settings
+from core.base.settings import get_settings
 from tests.api.conftest import (
     ALICE,
     SqlLog,
@@ -35,7 +36,7 @@ from tests.conftest import UpstashHandle
 from tests.support import World
 
 UPLOAD = "/api/transactions/upload"
-CORPUS = Path(__file__).parents[1] / "core" / "statements" / "corpus"
+CORPUS = Path(__file__).parents[1] / "core" / "writes" / "statements" / "corpus"
 GOOD = sorted(p for p in (CORPUS / "good").iterdir() if not p.name.endswith(".expected.json"))
 BAD_CASES: list[dict[str, Any]] = json.loads((CORPUS / "bad" / "bad_cases.json").read_text())
 
@@ -296,7 +297,7 @@ def test_file_over_the_limit_is_413_before_parsing(
     client: TestClient, world: World, small_limit: int, env: pytest.MonkeyPatch
 ) -> None:
     parsed: list[object] = []
-    env.setattr("core.uploads.open_statement", lambda *a, **k: parsed.append(a))
+    env.setattr("core.writes.uploads.open_statement", lambda *a, **k: parsed.append(a))
 
     response = upload(client, csv_of(small_limit + 1))
 
@@ -392,7 +393,7 @@ def test_a_failed_version_bump_leaves_no_statement_and_no_rows(
     def broken(*args: object) -> None:
         raise RuntimeError("the version bump failed")
 
-    env.setattr("core.uploads.mark_changed", broken)
+    env.setattr("core.writes.uploads.mark_changed", broken)
     data = (CORPUS / "good" / "us_checking_mdy.csv").read_bytes()
 
     response = upload(client, data)

@@ -19,11 +19,11 @@ from httpx import Response
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
-from core.db import make_engine
-from core.settings import Settings, get_settings
-from core.statements import InvalidStatement
-from core.statements import detect as detect_module
-from core.uploads import import_statement
+from core.base.db import make_engine
+from core.base.settings import Settings, get_settings
+from core.writes.statements import InvalidStatement
+from core.writes.statements import detect as detect_module
+from core.writes.uploads import import_statement
 from tests.api.conftest import ALICE, SqlLog, bearer, data_version, db_state
 from tests.conftest import UpstashHandle
 from tests.support import StatementCounter, World
@@ -160,7 +160,7 @@ def test_rows_keep_the_files_order_and_every_value(client: TestClient, world: Wo
 def test_sqlite_imports_in_chunks_and_all_or_nothing(
     env: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
 ) -> None:
-    env.setattr("core.uploads.CHUNK_ROWS", 100)
+    env.setattr("core.writes.uploads.CHUNK_ROWS", 100)
     settings = Settings(database_url=sqlite_url)
     engine = make_engine(sqlite_url, settings)
     inserts: list[str] = []

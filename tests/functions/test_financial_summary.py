@@ -12,10 +12,10 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 import functions.financial_summary as job_module
-from core.drain import DrainOptions, StopReason, drain, run
-from core.ledger import NewTransaction, add_transactions
+from core.drain.runner import DrainOptions, StopReason, drain, run
 from core.queue import ClaimedJob
-from core.summary import compute_summaries
+from core.summary.figures import compute_summaries
+from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
 from tests.support import StatementCounter, World
@@ -302,7 +302,7 @@ def test_deadline_cuts_a_backlog_and_loses_nothing(world: World) -> None:
 
 
 def test_totals_beyond_the_64_bit_columns_fail_that_user_alone(world: World) -> None:
-    # Found by tests/reliability (poison scenario): ten of the largest CLF amounts the API
+    # Found by tests/tooling/chaos (poison scenario): ten of the largest CLF amounts the API
     # accepts add up past 2^63 minor units, and storing them failed the whole batch.
     users = world.seed(users=3, per_user=5)
     poison = users[1]
@@ -325,7 +325,7 @@ def test_totals_beyond_the_64_bit_columns_fail_that_user_alone(world: World) -> 
 def test_a_batch_that_fails_as_a_whole_stops_the_run(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Found by tests/reliability (PostgreSQL restart): with the database down, the run went on
+    # Found by tests/tooling/chaos (PostgreSQL restart): with the database down, the run went on
     # claiming batch after batch, each failing at once and using up one attempt of every user.
     world.seed(users=12, per_user=2)
 
@@ -344,7 +344,7 @@ def test_a_batch_that_fails_as_a_whole_stops_the_run(
 def test_a_lost_settle_is_sent_again_rather_than_left_to_expire(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Found by tests/reliability (Upstash faults): a settle that failed once left its claim
+    # Found by tests/tooling/chaos (Upstash faults): a settle that failed once left its claim
     # leased until the lease expired, and each expiry cost every id of the batch an attempt.
     from core.queue import JobQueue, QueueError
 

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 
 import functions.financial_summary as job_module
-from core.channels import SENT
-from core.drain import DrainOptions, DrainStats, run
+from core.drain.runner import DrainOptions, DrainStats, run
+from core.notify.channels import SENT
 from core.queue import ClaimedJob
 from functions import get_kind
 from tests.conftest import clear_caches
-from tests.core.test_channels import SECRET, Receiver, free_port
+from tests.core.notify.test_channels import SECRET, Receiver, free_port
 from tests.support import StatementCounter, World, make_world
 
 KIND = get_kind("financial-summary")

@@ -11,9 +11,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
-import core.models  # noqa: F401  (registers the tables)
-from core.db import make_engine
-from core.migrate import upgrade
+import core.base.models  # noqa: F401  (registers the tables)
+from core.base.db import make_engine
+from core.base.migrate import upgrade
 
 TABLES = {
     "users",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.auth import verify_token
-from core.settings import Settings
+from core.base.auth import verify_token
+from core.base.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from api._http.deps import QueueDep, SettingsDep, require_admin_secret
-from core.admin import (
+from core.base.db import get_engine
+from core.operator.page import (
     AdminOverview,
     DeadActionName,
     DeadActionResult,
@@ -18,8 +19,7 @@ from core.admin import (
     gather,
     render_html,
 )
-from core.db import get_engine
-from core.ledger import SUMMARY_KIND
+from core.writes.ledger import SUMMARY_KIND
 
 router = APIRouter(
     prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin_secret)]

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api._http.deps import SettingsDep, require_cron_secret
-from core.drain import DrainOptions, DrainStats, StopReason, run
+from core.drain.runner import DrainOptions, DrainStats, StopReason, run
 from functions import get_kind
 
 router = APIRouter(tags=["cron"], dependencies=[Depends(require_cron_secret)])

@@ -1,6 +1,6 @@
 from fastapi import APIRouter, Response, status
 
-from core.health import Health, health
+from core.operator.health import Health, health
 
 router = APIRouter(tags=["health"])
 

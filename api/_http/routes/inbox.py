@@ -6,8 +6,8 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.exceptions import RequestValidationError
 
 from api._http.deps import CurrentUser, SessionDep, invalid
-from core.history import JobPage, list_jobs
-from core.notifications import (
+from core.drain.history import JobPage, list_jobs
+from core.notify.inbox import (
     NotificationNotFound,
     NotificationPage,
     NotificationPublic,

@@ -1,7 +1,7 @@
 from fastapi import APIRouter
 
 from api._http.deps import CurrentUser, SessionDep
-from core.summaries import SummaryView, read_summary
+from core.summary.read import SummaryView, read_summary
 
 router = APIRouter(tags=["summary"])
 

@@ -15,10 +15,10 @@ from fastapi import (
 from pydantic import BaseModel, Field
 
 from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, invalid
-from core import transactions as txns
-from core.ledger import notify_queue
-from core.statements import StatementTooLarge
-from core.transactions import (
+from core.writes import transactions as txns
+from core.writes.ledger import notify_queue
+from core.writes.statements import StatementTooLarge
+from core.writes.transactions import (
     MAX_BATCH,
     NotFound,
     TransactionCreate,
@@ -27,7 +27,7 @@ from core.transactions import (
     TransactionPublic,
     TransactionUpdate,
 )
-from core.uploads import ImportResult, import_statement
+from core.writes.uploads import ImportResult, import_statement
 
 router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 

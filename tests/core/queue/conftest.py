@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from core.base.settings import Settings
 from core.queue import JobQueue
-from core.settings import Settings
-from core.upstash import make_redis
+from core.queue.client import make_redis
 from tests.conftest import UpstashHandle
 
 

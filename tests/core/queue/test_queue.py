@@ -8,9 +8,9 @@ import httpx
 import pytest
 from upstash_redis.errors import UpstashError
 
+from core.base.settings import Settings
 from core.queue import Failure, JobQueue, Part, QueueError, key
-from core.settings import Settings
-from core.upstash import make_redis
+from core.queue.client import make_redis
 from tests.conftest import UpstashHandle
 from tests.core.queue.conftest import Clock
 
@@ -261,7 +261,7 @@ def test_redis_errors_surface_as_queue_errors(queue: JobQueue, upstash: UpstashH
         queue.redis.lpop(queue.keys.pending)
 
 
-# --- Found by the reliability suite (tests/reliability): no id in two live claims at once ------
+# --- Found by the reliability suite (tests/tooling/chaos): no id in two live claims at once ------
 
 
 def test_reaping_a_dead_claim_leaves_alone_an_id_a_live_claim_holds(

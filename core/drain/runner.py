@@ -1,0 +1,323 @@
+"""The drain runner: one deadline-aware loop behind the cron endpoint, the CLI and Lambda.
+
+A run reconciles (the database's overdue ids go back on the queue), reaps (expired leases and
+due retries), then claims and processes batches while the time left covers another batch. It
+never leaves a claimed id behind: an interrupted batch is released to the front of the queue.
+"""
+
+from __future__ import annotations
+
+import enum
+import gc
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from typing import TypeVar
+
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from core.base.db import get_engine
+from core.base.models import DrainRun, utcnow
+from core.base.settings import Settings, get_settings
+from core.drain.kinds import BatchResult, JobContext, JobKind
+from core.queue import Claim, Failure, JobQueue, QueueError
+from core.queue.client import QueueNotConfigured, get_redis
+
+log = logging.getLogger("tally.drain")
+
+# Guess for the first batch, before anything is measured: deliberately pessimistic.
+INITIAL_SECONDS_PER_JOB = 0.05
+# Time kept back for settling the last batch and writing the run record.
+SAFETY_MARGIN_SECONDS = 1.0
+# Weight of the newest batch in the moving average of time per job.
+SMOOTHING = 0.5
+# Tries of each claim, settle and release request, and the pause that grows between them.
+QUEUE_TRIES = 3
+QUEUE_RETRY_SECONDS = 0.1
+
+T = TypeVar("T")
+
+
+class StopReason(enum.StrEnum):
+    EMPTY = "empty"
+    DEADLINE = "deadline"
+    MAX_JOBS = "max_jobs"
+    INTERRUPTED = "interrupted"
+    ERROR = "error"
+
+
+class DrainStats(BaseModel):
+    run_id: str
+    kind: str
+    trigger: str
+    claimed: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead: int = 0
+    reclaimed: int = 0
+    reconciled: int = 0
+    released: int = 0
+    changed: int = 0
+    batches: int = 0
+    remaining: int | None = None
+    elapsed_seconds: float = 0.0
+    stop_reason: StopReason = StopReason.EMPTY
+    error: str | None = None
+
+    @property
+    def idle(self) -> bool:
+        return not (self.claimed or self.reconciled or self.reclaimed or self.dead)
+
+
+@dataclass(slots=True)
+class DrainOptions:
+    budget_seconds: float | None = None  # None: until the queue is empty
+    max_jobs: int | None = None
+    batch_size: int = 100
+    should_stop: Callable[[], bool] = lambda: False
+    on_batch: Callable[[DrainStats], None] | None = None
+
+
+@dataclass(slots=True)
+class _Pace:
+    """Measures time per job and sizes the next batch to what the time left allows."""
+
+    deadline: float | None
+    seconds_per_job: float = INITIAL_SECONDS_PER_JOB
+    batches: list[float] = field(default_factory=list)
+
+    def next_size(self, wanted: int) -> int:
+        if self.deadline is None:
+            return wanted
+        left = self.deadline - time.monotonic() - SAFETY_MARGIN_SECONDS
+        return max(0, min(wanted, int(left / self.seconds_per_job)))
+
+    def record(self, jobs: int, seconds: float) -> None:
+        if jobs:
+            per_job = seconds / jobs
+            self.seconds_per_job = SMOOTHING * per_job + (1 - SMOOTHING) * self.seconds_per_job
+        self.batches.append(seconds)
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
+
+
+def _reconcile(kind: JobKind, queue: JobQueue, ctx: JobContext, stats: DrainStats) -> None:
+    try:
+        ids = kind.reconcile(ctx, ctx.settings.reconcile_batch_size)
+        if ids:
+            stats.reconciled = queue.enqueue(*ids, sweep=True)
+    except Exception as exc:  # noqa: BLE001 - the sweep is a safety net; draining goes on
+        log.warning("reconcile kind=%s failed: %s", kind.name, type(exc).__name__)
+
+
+def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> tuple[BatchResult, str | None]:
+    """The batch's result, and the error when the job raised for the batch as a whole."""
+    try:
+        return kind.run(claim.jobs, ctx), None
+    except Exception as exc:  # noqa: BLE001 - the whole batch fails and is retried
+        error = _short(exc)
+        log.warning("batch kind=%s claim=%s failed: %s", kind.name, claim.claim_id, error)
+        return BatchResult(failed=[Failure(id=job.id, error=error) for job in claim.jobs]), error
+
+
+def _retrying(what: str, call: Callable[[], T]) -> T:
+    """A claim, settle or release, tried again when Upstash fails or a response is lost.
+
+    All three are safe to repeat (the claim id is reused; a settle or release of a claim that
+    is no longer held changes nothing but its acknowledgements). Giving up instead would leave
+    the batch leased until its lease expires, and the expiry costs every id an attempt: under
+    a flaky Upstash, healthy users were dead-lettered that way.
+    """
+    for attempt in range(1, QUEUE_TRIES + 1):
+        try:
+            return call()
+        except Exception as exc:  # SDK transport errors are not UpstashErrors: try them too
+            if attempt == QUEUE_TRIES:
+                raise
+            log.warning("%s failed (try %d of %d): %s", what, attempt, QUEUE_TRIES, _short(exc))
+            time.sleep(QUEUE_RETRY_SECONDS * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _run_batch(
+    kind: JobKind, queue: JobQueue, ctx: JobContext, size: int, stats: DrainStats
+) -> int:
+    """Claim, process and settle one batch; returns how many ids it claimed."""
+    claim_id = uuid.uuid4().hex  # the same id on every try: a re-sent claim pops nothing new
+    claim = _retrying("claim", lambda: queue.claim(size, claim_id))
+    if not claim.jobs:
+        return 0
+    stats.claimed += len(claim)
+    try:
+        result, crashed = _process(kind, claim, ctx)
+    except BaseException:
+        # Ctrl-C or the platform stopping us mid-batch: hand everything back untouched.
+        stats.released += _retrying("release", lambda: queue.release(claim)).released
+        raise
+    settled = _retrying("settle", lambda: queue.settle(claim, ok=result.ok, failed=result.failed))
+    stats.succeeded += settled.acked
+    stats.failed += settled.retried + settled.dead
+    stats.retried += settled.retried
+    stats.dead += settled.dead
+    stats.changed += len(result.changed)
+    stats.batches += 1
+    # A job that raised for a whole batch met something outside any one user (the database
+    # is down, say): the next batch would fail the same way and burn its users' attempts too.
+    stats.error = crashed
+    return len(claim)
+
+
+def _loop(
+    kind: JobKind, queue: JobQueue, ctx: JobContext, opts: DrainOptions, stats: DrainStats
+) -> StopReason:
+    deadline = None if opts.budget_seconds is None else time.monotonic() + opts.budget_seconds
+    pace = _Pace(deadline)
+    while True:
+        if opts.should_stop():
+            return StopReason.INTERRUPTED
+        wanted = opts.batch_size
+        if opts.max_jobs is not None:
+            wanted = min(wanted, opts.max_jobs - stats.claimed)
+            if wanted <= 0:
+                return StopReason.MAX_JOBS
+        size = pace.next_size(wanted)
+        if size <= 0:
+            return StopReason.DEADLINE
+        started = time.monotonic()
+        claimed = _run_batch(kind, queue, ctx, size, stats)
+        if claimed == 0:
+            return StopReason.EMPTY
+        if stats.error is not None:
+            return StopReason.ERROR
+        pace.record(claimed, time.monotonic() - started)
+        if opts.on_batch is not None:
+            opts.on_batch(stats)
+
+
+def _record(ctx: JobContext, stats: DrainStats, started_at: datetime) -> None:
+    """One drain_runs row per run that did something; idle ticks write nothing."""
+    if stats.idle and stats.error is None:
+        return
+    row = DrainRun(
+        id=stats.run_id,
+        kind=stats.kind,
+        trigger=stats.trigger,
+        elapsed_ms=int(stats.elapsed_seconds * 1000),
+        batches=stats.batches,
+        claimed=stats.claimed,
+        succeeded=stats.succeeded,
+        failed=stats.failed,
+        retried=stats.retried,
+        dead=stats.dead,
+        reclaimed=stats.reclaimed,
+        reconciled=stats.reconciled,
+        released=stats.released,
+        remaining=stats.remaining,
+        stop_reason=stats.stop_reason.value,
+        error=stats.error,
+        started_at=started_at,
+        finished_at=utcnow(),
+    )
+    try:
+        with Session(ctx.engine) as session:
+            session.add(row)
+            session.commit()
+    except Exception as exc:  # noqa: BLE001 - the run's work is done; only its record is lost
+        log.warning("drain run %s not recorded: %s", stats.run_id, type(exc).__name__)
+
+
+@cache
+def _freeze_startup_objects() -> None:
+    """Move what the process holds before its first drain out of the collector's sight.
+
+    A drain allocates many small objects per batch, which triggers full collections, and each
+    full collection walks every object the process holds: modules, SQLAlchemy and pydantic
+    internals, hundreds of thousands of them, none of them garbage. Freezing them once halves
+    the summary computation (measured: 0.90 s -> 0.50 s for 2,000 users). Collect first, so no
+    garbage is frozen with them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def drain(
+    kind: JobKind,
+    queue: JobQueue,
+    ctx_factory: Callable[[str], JobContext],
+    opts: DrainOptions,
+) -> DrainStats:
+    """Run one drain to completion and return its figures."""
+    _freeze_startup_objects()
+    run_id = uuid.uuid4().hex
+    ctx = ctx_factory(run_id)
+    stats = DrainStats(run_id=run_id, kind=kind.name, trigger=ctx.trigger)
+    started = time.monotonic()
+    started_at = utcnow()
+    try:
+        _reconcile(kind, queue, ctx, stats)
+        reaped = queue.reap()
+        stats.reclaimed, stats.dead = reaped.reclaimed, reaped.dead
+        stats.stop_reason = _loop(kind, queue, ctx, opts, stats)
+        if stats.stop_reason is StopReason.EMPTY:
+            stats.remaining = 0
+        else:
+            stats.remaining = queue.stats().pending
+    except QueueError as exc:
+        stats.stop_reason, stats.error = StopReason.ERROR, _short(exc)
+        log.error("drain kind=%s stopped: %s", kind.name, stats.error)
+    except Exception as exc:  # noqa: BLE001 - transport errors from the SDK (httpx) land here
+        stats.stop_reason, stats.error = StopReason.ERROR, _short(exc)
+        log.error("drain kind=%s stopped: %s", kind.name, stats.error)
+    finally:
+        stats.elapsed_seconds = round(time.monotonic() - started, 3)
+    _record(ctx, stats, started_at)
+    log.info(
+        "drain kind=%s run=%s trigger=%s claimed=%d ok=%d failed=%d stop=%s elapsed=%.3fs",
+        kind.name,
+        run_id,
+        ctx.trigger,
+        stats.claimed,
+        stats.succeeded,
+        stats.failed,
+        stats.stop_reason,
+        stats.elapsed_seconds,
+    )
+    return stats
+
+
+def run(
+    kind: JobKind,
+    trigger: str,
+    opts: DrainOptions,
+    settings: Settings | None = None,
+) -> DrainStats:
+    """Drain `kind` with the configured queue and database: what every entry point calls."""
+    settings = settings or get_settings()
+    try:
+        queue = JobQueue(get_redis(), kind.name, settings)
+    except QueueNotConfigured as exc:
+        # Nothing can be claimed: answer like any run that met a dead queue (503 from cron).
+        log.error("drain kind=%s not started: %s", kind.name, exc)
+        return DrainStats(
+            run_id="",
+            kind=kind.name,
+            trigger=trigger,
+            stop_reason=StopReason.ERROR,
+            error="queue not configured (set UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN)",
+        )
+    engine = get_engine()
+
+    def context(run_id: str) -> JobContext:
+        return JobContext(
+            kind=kind.name, run_id=run_id, trigger=trigger, settings=settings, engine=engine
+        )
+
+    return drain(kind, queue, context, opts)

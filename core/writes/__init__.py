@@ -1,0 +1,7 @@
+"""The write side: every change a user makes to their money, and what must happen with it.
+
+`transactions` (create, list, update, delete), `uploads` (statement import), `statements/`
+(the bank-file parsers: CSV variants and OFX/QFX), `ledger` (the dirty marker, the data version
+bump and the enqueue after commit) and `users`. May import `core.base` and `core.queue`; never the
+summary, the drain or the operator surface.
+"""

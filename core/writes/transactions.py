@@ -1,0 +1,281 @@
+"""Users' transactions: validation models and the create/list/update/delete operations.
+
+Every change runs in the caller's session together with `mark_changed`, so the rows, the data
+version bump and the dirty marker commit as one. Only the owner's rows are ever touched: every
+query filters by user id, and another user's transaction is indistinguishable from a missing one.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from sqlmodel import Session, col
+
+from core.base.models import Transaction, utcnow
+from core.base.money import decimal_string
+from core.writes.ledger import NewTransaction, mark_changed, row_values
+from core.writes.statements import amount_to_minor, is_valid_currency
+from core.writes.users import ensure_user
+
+MAX_BATCH = 1000
+MAX_PAGE = 200
+MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2100, 12, 31)
+
+Amount = Annotated[
+    StrictInt | StrictStr,
+    Field(description="A decimal string such as '-12.34', or an integer in minor units (cents)"),
+]
+Currency = Annotated[str, Field(min_length=3, max_length=3, description="ISO 4217, e.g. USD")]
+# PostgreSQL text cannot hold the NUL character: refused here (422) rather than by the database
+# (500). Stated as a pattern so that the OpenAPI document says so too.
+NO_NUL = r"^[^\x00]*$"
+
+
+Description = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
+Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+
+
+class NotFound(LookupError):
+    """No such transaction for this user (whether it is missing or someone else's)."""
+
+
+def _check_date(value: dt.date) -> dt.date:
+    if not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"date {value} is outside {MIN_DATE.year}-{MAX_DATE.year}")
+    return value
+
+
+def _check_currency(code: str) -> str:
+    upper = code.strip().upper()
+    if not is_valid_currency(upper):
+        raise ValueError(f"currency '{code}' is not an ISO 4217 code")
+    return upper
+
+
+def _no_float(value: object) -> object:
+    if isinstance(value, float):
+        raise ValueError(
+            "amount must be a decimal string such as '-12.34' or an integer number of minor "
+            "units; a JSON number with a fraction is refused (binary floats lose cents)"
+        )
+    return value
+
+
+class TransactionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    date: dt.date
+    amount: Amount
+    currency: Currency
+    description: Description = ""
+    category: Category | None = None
+
+    _amount_not_float = field_validator("amount", mode="before")(_no_float)
+
+    @model_validator(mode="after")
+    def _valid(self) -> TransactionCreate:
+        _check_date(self.date)
+        self.currency = _check_currency(self.currency)
+        amount_to_minor(self.amount, self.currency)  # raises with a clear message
+        return self
+
+    def to_new(self) -> NewTransaction:
+        return NewTransaction(
+            date=self.date,
+            amount_minor=amount_to_minor(self.amount, self.currency),
+            currency=self.currency,
+            description=self.description,
+            category=self.category,
+        )
+
+
+_NOT_NULL = ("date", "amount", "currency", "description")
+
+
+class TransactionUpdate(BaseModel):
+    """Fields to change; those left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    date: dt.date | None = None
+    amount: Amount | None = None
+    currency: Currency | None = None
+    description: Description | None = None
+    category: Category | None = None
+
+    _amount_not_float = field_validator("amount", mode="before")(_no_float)
+
+    @model_validator(mode="after")
+    def _valid(self) -> TransactionUpdate:
+        for name in _NOT_NULL:
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null (leave it out to keep its value)")
+        if self.date is not None:
+            _check_date(self.date)
+        if self.currency is not None:
+            self.currency = _check_currency(self.currency)
+        if not self.model_fields_set:
+            raise ValueError("nothing to change: give at least one field")
+        return self
+
+
+class TransactionPublic(BaseModel):
+    id: int
+    date: dt.date
+    amount_minor: int
+    amount: str = Field(description="The same amount as a decimal string, e.g. '-12.34'")
+    currency: str
+    description: str
+    category: str | None
+    statement_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    @classmethod
+    def of(cls, row: Transaction) -> TransactionPublic:
+        assert row.id is not None
+        return cls(
+            id=row.id,
+            date=row.date,
+            amount_minor=row.amount_minor,
+            amount=decimal_string(row.amount_minor, row.currency),
+            currency=row.currency,
+            description=row.description,
+            category=row.category,
+            statement_id=row.statement_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class TransactionPage(BaseModel):
+    items: list[TransactionPublic]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end"
+    )
+
+
+class TransactionFilter(BaseModel):
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    category: str | None = None
+    q: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = None
+
+
+def create(session: Session, user_id: str, items: list[TransactionCreate]) -> list[Transaction]:
+    """Insert all items with one statement (RETURNING the rows), then bump the version."""
+    ensure_user(session, user_id)
+    values = row_values(user_id, [item.to_new() for item in items])
+    # render_nulls: the ORM otherwise drops None values and starts a new INSERT each time the
+    # set of non-null columns changes (a null category every few rows meant hundreds of them).
+    insert = sa.insert(Transaction).returning(Transaction).execution_options(render_nulls=True)
+    rows = list(session.scalars(insert, values))
+    mark_changed(session, user_id)
+    return sorted(rows, key=lambda r: r.id or 0)
+
+
+def _owned(session: Session, user_id: str, txn_id: int) -> Transaction:
+    row = session.exec(
+        sa.select(Transaction).where(  # type: ignore[call-overload]
+            col(Transaction.id) == txn_id, col(Transaction.user_id) == user_id
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(txn_id)
+    return row  # type: ignore[no-any-return]
+
+
+def update(session: Session, user_id: str, txn_id: int, patch: TransactionUpdate) -> Transaction:
+    row = _owned(session, user_id, txn_id)
+    changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
+    currency = changes.get("currency", row.currency)
+    if "amount" in changes:
+        row.amount_minor = amount_to_minor(changes.pop("amount"), currency)
+    elif "currency" in changes:
+        # Re-check the stored minor units against the new currency's exponent (JPY has none).
+        amount_to_minor(row.amount_minor, currency)
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.updated_at = utcnow()
+    session.add(row)
+    session.flush()
+    mark_changed(session, user_id)
+    return row
+
+
+def delete(session: Session, user_id: str, txn_id: int) -> None:
+    result = session.execute(
+        sa.delete(Transaction).where(
+            col(Transaction.id) == txn_id, col(Transaction.user_id) == user_id
+        )
+    )
+    if getattr(result, "rowcount", 0) == 0:
+        raise NotFound(txn_id)
+    mark_changed(session, user_id)
+
+
+def _encode_cursor(row: Transaction) -> str:
+    return base64.urlsafe_b64encode(f"{row.date.isoformat()}|{row.id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[dt.date, int]:
+    try:
+        day, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        position = dt.date.fromisoformat(day), int(ident)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise ValueError("cursor is not one this API returned") from exc
+    # A forged id outside BIGINT would be a database error (500), not a bad cursor.
+    if not -(2**63) <= position[1] < 2**63:
+        raise ValueError("cursor is not one this API returned")
+    return position
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_page(session: Session, user_id: str, f: TransactionFilter) -> TransactionPage:
+    """Newest first, keyset-paginated on (date, id) so pages stay stable while rows change."""
+    query = sa.select(Transaction).where(col(Transaction.user_id) == user_id)
+    if f.date_from:
+        query = query.where(col(Transaction.date) >= f.date_from)
+    if f.date_to:
+        query = query.where(col(Transaction.date) <= f.date_to)
+    if f.category:
+        query = query.where(col(Transaction.category) == f.category)
+    if f.q:
+        query = query.where(
+            sa.func.lower(col(Transaction.description)).like(_like(f.q.lower()), escape="\\")
+        )
+    if f.cursor:
+        day, ident = _decode_cursor(f.cursor)
+        query = query.where(
+            sa.or_(
+                col(Transaction.date) < day,
+                sa.and_(col(Transaction.date) == day, col(Transaction.id) < ident),
+            )
+        )
+    query = query.order_by(col(Transaction.date).desc(), col(Transaction.id).desc())
+    rows = list(session.scalars(query.limit(f.limit + 1)))
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    return TransactionPage(
+        items=[TransactionPublic.of(r) for r in rows],
+        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+    )

@@ -1,0 +1,140 @@
+"""The report as a plain-text table: every figure, every ratio, and each target met or missed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tooling.bench.figures import (
+    ColdStartFigures,
+    DrainFigures,
+    IdleTickFigures,
+    ImportFigures,
+    Report,
+    TargetResult,
+    Unavailable,
+    UpstashFigures,
+    WritePathFigures,
+)
+
+Row = tuple[str, str]
+DIRTY = "warning: another client used this Redis meanwhile; billed counts may be inflated"
+
+
+def _drain(f: DrainFigures) -> list[Row]:
+    per_user = f["transactions"] // max(f["users"], 1)
+    workload = f"{f['users']:,} users x {per_user} txns, batch {f['batch_size']}"
+    naive = f"({f['naive_seconds']:.2f} s for {f['naive_users']:,} users)"
+    return [
+        ("workload", f"{workload}, median of {f['repeat']}"),
+        ("drain", f"{f['users_per_second']:,.0f} users/s ({f['seconds']:.2f} s)"),
+        ("naive drain", f"{f['naive_users_per_second']:,.0f} users/s {naive}"),
+        ("ratio drain / naive", f"{f['speedup_vs_naive']:.1f}x faster"),
+        ("database floor", f"{f['floor_users_per_second']:,.0f} users/s"),
+        ("", f"({f['floor_seconds']:.2f} s of batched reads)"),
+        ("ratio drain / floor", f"{f['drain_to_floor']:.2f}x the floor"),
+    ]
+
+
+def _cost(requests: float, billed: float) -> str:
+    return f"{requests:.3f} requests, {billed:.3f} billed commands"
+
+
+def _upstash(f: UpstashFigures) -> list[Row]:
+    billed = ", ".join(f"{k} {v}" for k, v in f["drain_billed_by_command"].items())
+    pending = f"{f['enqueue_pending_billed_per_call']:.2f} billed if the user is already pending"
+    rows = [
+        ("drain, per job", _cost(f["drain_requests_per_job"], f["drain_billed_per_job"])),
+        ("naive drain, per job", _cost(f["naive_requests_per_job"], f["naive_billed_per_job"])),
+        ("ratio billed naive / drain", f"{f['billed_ratio_naive_to_drain']:.1f}x"),
+        ("enqueue, per call", _cost(f["enqueue_requests_per_call"], f["enqueue_billed_per_call"])),
+        ("", f"({pending})"),
+        ("drain's billed commands", billed),
+    ]
+    return rows if f["clean"] else [*rows, ("", DIRTY)]
+
+
+def _tick(f: IdleTickFigures) -> list[Row]:
+    database = f"{f['db_statements']} statements, {f['db_connections']} connections"
+    rows = [
+        ("Upstash", f"{f['requests']} requests, {f['billed']} billed commands"),
+        ("database", f"{f['db_writes']} writes ({database})"),
+        ("latency", f"{f['latency_seconds'] * 1000:.1f} ms (median of {f['ticks']} ticks)"),
+    ]
+    return rows if f["clean"] else [*rows, ("", DIRTY)]
+
+
+def _cold(f: ColdStartFigures) -> list[Row]:
+    top = f["importtime_top_cumulative"][:6]
+    slowest = ", ".join(f"{m['module']} {m['cumulative_us'] / 1000:.0f} ms" for m in top)
+    return [
+        ("import api.index", f"{f['api_index_seconds']:.3f} s (median of {f['runs']})"),
+        ("bare FastAPI app", f"{f['bare_fastapi_seconds']:.3f} s"),
+        ("ratio", f"{f['ratio']:.2f}x"),
+        ("slowest imports", slowest),
+    ]
+
+
+def _import(f: ImportFigures) -> list[Row]:
+    mb = 1_000_000
+    size = f"{f['rows']:,} rows, {f['file_bytes'] / mb:.1f} MB"
+    half = f"{f['half_peak_memory_bytes'] / mb:.1f} MB for half the file"
+    return [
+        ("upload", f"{f['rows_per_second']:,.0f} rows/s ({f['seconds']:.2f} s for {size})"),
+        ("", f"(parsing alone {f['parse_seconds']:.2f} s)"),
+        ("bulk insert floor", f"{f['floor_rows_per_second']:,.0f} rows/s"),
+        ("", f"({f['floor_seconds']:.2f} s)"),
+        ("ratio upload / floor", f"{f['ratio']:.2f}x"),
+        ("peak memory", f"{f['peak_memory_bytes'] / mb:.1f} MB"),
+        ("", f"({f['memory_to_file_ratio']:.1f}x the file; {half})"),
+        ("memory growth", f"{f['memory_growth_per_file_byte']:.1f} bytes per file byte"),
+    ]
+
+
+def _writes(f: WritePathFigures) -> list[Row]:
+    upstash = f"{f['upstash_requests_per_write_with']:.2f} Upstash requests per write"
+    return [
+        ("with enqueue", f"{f['with_enqueue_seconds'] * 1000:.2f} ms ({upstash})"),
+        ("queue disabled", f"{f['without_enqueue_seconds'] * 1000:.2f} ms"),
+        ("", f"(median of {f['requests']} each, alternating)"),
+        ("ratio", f"{f['ratio']:.2f}x"),
+    ]
+
+
+_SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
+    ("drain", "1. Drain throughput", _drain),
+    ("upstash", "2. Upstash cost", _upstash),
+    ("idle_tick", "3. Idle cron tick", _tick),
+    ("cold_start", "4. Cold start", _cold),
+    ("statement_import", "5. Statement import", _import),
+    ("write_path", "6. Write-path enqueue overhead", _writes),
+)
+
+
+def _targets(targets: list[TargetResult]) -> list[str]:
+    lines = ["Targets", f"  {'figure':<42} {'value':>10}  {'target':<9} result"]
+    for t in targets:
+        value = "-" if t["value"] is None else f"{t['value']:.3g}"
+        result = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]
+        lines.append(f"  {t['figure']:<42} {value:>10}  {t['op']} {t['limit']:<6g} {result}")
+    return lines
+
+
+def render(report: Report) -> str:
+    meta = report["meta"]
+    lines = [
+        f"Tally benchmark, {meta['date']}",
+        f"{meta['machine']}, {meta['cpus']} cores; Python {meta['python']}, "
+        f"PostgreSQL {meta['postgres']}, Redis {meta['redis']}",
+        f"command: {meta['command']}",
+    ]
+    sections: Mapping[str, Any] = report["sections"]
+    for key, title, rows_of in _SECTIONS:
+        figures = sections.get(key)
+        if figures is None:
+            continue
+        lines += ["", title]
+        unavailable: Unavailable | None = figures if figures.get("available") is False else None
+        rows = [("", unavailable["reason"])] if unavailable else rows_of(figures)
+        lines += [f"  {label:<28} {value}" for label, value in rows]
+    return "\n".join([*lines, "", *_targets(report["targets"])])
