@@ -1,15 +1,24 @@
 # Every target builds .venv from pyproject.toml when it is missing or older than pyproject.toml,
-# so a fresh clone needs nothing but Python 3.11+.
-PYTHON ?= python3
+# so a fresh clone needs nothing but a Python Vercel runs (3.12 or newer): PATH is searched, then
+# pyenv (tooling/find_python.sh); `make PYTHON=/path/to/python3.12` names one.
+PYTHON ?= $(shell sh tooling/find_python.sh 2>/dev/null)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.tally-installed
+# Core's unit tests and the app's import also run on the next Python Vercel serves.
+PY313_VENV := .tally/venv-3.13
 
-.PHONY: venv dev test lint unit bench chaos drain clean
+.PHONY: venv dev test lint unit bench chaos drain vercel-build test-3.13 clean
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { sh tooling/find_python.sh >/dev/null; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "make: $(PYTHON) is older than Python 3.12, which Vercel needs"; exit 1; }
+	@# A venv made by an older interpreter (the project once allowed 3.11) is made again.
+	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
+		{ echo "make: $(VENV) runs Python < 3.12; making it again"; rm -rf $(VENV); }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -38,5 +47,9 @@ chaos: $(STAMP)
 drain: $(STAMP)
 	$(BIN)/python scripts/drain.py $(ARGS)
 
+# The real `vercel build` (pinned CLI, local throwaway project) and the checks of its output.
+vercel-build: $(STAMP)
+	$(BIN)/python scripts/vercel_build.py $(ARGS)
+
 clean:
-	rm -rf $(VENV) .tally .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tally .vercel .mypy_cache .pytest_cache .ruff_cache
