@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tally-installed
 # Core's unit tests and the app's import also run on the next Python Vercel serves.
 PY313_VENV := .tally/venv-3.13
 
-.PHONY: venv dev test lint unit bench chaos drain vercel-build test-3.13 clean
+.PHONY: venv dev test lint unit bench chaos drain vercel-build vercel test-3.13 clean
 
 venv: $(STAMP)
 
@@ -50,6 +50,19 @@ drain: $(STAMP)
 # The real `vercel build` (pinned CLI, local throwaway project) and the checks of its output.
 vercel-build: $(STAMP)
 	$(BIN)/python scripts/vercel_build.py $(ARGS)
+
+# The same pinned CLI for everything else, e.g. make vercel ARGS='link' or ARGS='deploy --prod'
+vercel: $(STAMP)
+	@$(BIN)/python scripts/vercel.py $(ARGS)
+
+# The app's import and core's unit tests on Python 3.13, the next version Vercel serves (make test
+# runs on 3.12, the default). .ci/run runs it after make test.
+test-3.13: $(STAMP)
+	@py=$$(sh tooling/find_python.sh 3.13) || exit 1; \
+		test -x $(PY313_VENV)/bin/python || $(BIN)/uv venv --quiet --python "$$py" $(PY313_VENV)
+	$(BIN)/uv pip install --quiet --python $(PY313_VENV)/bin/python -e '.[dev]'
+	$(PY313_VENV)/bin/python -c 'import sys, api.index; print("api.index imports on", sys.version.split()[0])'
+	$(PY313_VENV)/bin/pytest -q -p no:cacheprovider tests/core $(ARGS)
 
 clean:
 	rm -rf $(VENV) .tally .vercel .mypy_cache .pytest_cache .ruff_cache

@@ -29,6 +29,7 @@ except ImportError as exc:
     raise SystemExit(2) from None
 
 DEFAULTS = BenchConfig()
+NUMBERS = ", ".join(str(n) for n in sorted(ALL_SECTIONS))
 
 
 def _positive(text: str) -> int:
@@ -42,9 +43,11 @@ def _sections(text: str) -> frozenset[int]:
     try:
         chosen = frozenset(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise argparse.ArgumentTypeError(f"a comma-separated list of 1-6, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of {NUMBERS}, got {text!r}"
+        ) from None
     if not chosen or not chosen <= ALL_SECTIONS:
-        raise argparse.ArgumentTypeError(f"sections are numbered 1-6, got {text!r}")
+        raise argparse.ArgumentTypeError(f"sections are numbered {NUMBERS}, got {text!r}")
     return chosen
 
 
@@ -72,6 +75,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--cold-from-venv",
         action="store_true",
         help="import from this environment, not a runtime-only site (no package download)",
+    )
+    add(
+        "--built-runs",
+        type=_positive,
+        default=DEFAULTS.built_runs,
+        help="cold starts per side of the built Vercel function (section 9)",
+    )
+    add(
+        "--built-bytecode",
+        action="store_true",
+        help="build both functions with VERCEL_PYTHON_COMPILEALL=1 (precompiled bytecode)",
     )
     add("--csv-rows", type=_positive, default=DEFAULTS.csv_rows, help="rows of the statement")
     add("--seed", type=int, default=DEFAULTS.seed, help="seed of the generated data")
@@ -103,6 +117,8 @@ def main(argv: list[str]) -> int:
         naive_users=args.naive_users,
         cold_runs=args.cold_runs,
         cold_runtime_site=not args.cold_from_venv,
+        built_runs=args.built_runs,
+        built_bytecode=args.built_bytecode,
         seed=args.seed,
         sections=args.sections,
         pg_url=args.pg_url,

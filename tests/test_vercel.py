@@ -1,5 +1,7 @@
 """vercel.json against Vercel's documented configuration, and the files the Python builder reads.
 
+Fast checks with no Node.js; tests/test_vercel_function.py runs the real build.
+
 The key lists below are the documented ones (vercel.json reference and the `VercelConfig` /
 `FunctionConfig` types of Vercel's config package, which mirror https://openapi.vercel.sh/
 vercel.json). A key outside them is a typo Vercel would reject or silently ignore.
@@ -7,11 +9,10 @@ vercel.json). A key outside them is a typo Vercel would reject or silently ignor
 
 from __future__ import annotations
 
+import ast
 import json
-import os
 import re
 import tomllib
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 
 from api._http.routes.cron import PATH as CRON_PATH
 from core.base.settings import Settings
+from tooling.vercel.stage import upload_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,8 +71,6 @@ DOCUMENTED_FUNCTION_KEYS = {
     "experimentalTriggers",
 }
 ENTRY = "api/index.py"
-# What the Python builder always leaves out of a function bundle, whatever excludeFiles says.
-BUILDER_DEFAULT_EXCLUDES = ("**/.venv/**", "**/__pycache__/**", "**/.mypy_cache/**", ".git/**")
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,13 @@ def test_entry_function_fits_the_drain_budget(config: dict[str, Any]) -> None:
     assert duration >= defaults["drain_budget_seconds"].default
 
 
-def test_every_request_reaches_the_entry(config: dict[str, Any]) -> None:
-    assert config["rewrites"] == [{"source": "/(.*)", "destination": "/api/index"}]
+def test_the_fastapi_preset_and_no_path_changing_route(config: dict[str, Any]) -> None:
+    # "framework": null publishes the repository as static files; and under the preset a
+    # rewrite to /api/index hands every request to the app with that path (all 404).
+    assert config["framework"] == "fastapi"
+    assert not {"rewrites", "routes", "builds"} & set(config)
+    # The preset ignores excludeFiles: .vercelignore keeps files out (test below).
+    assert "excludeFiles" not in config["functions"][ENTRY]
 
 
 def test_cron_entry_targets_the_cron_route(config: dict[str, Any]) -> None:
@@ -125,39 +130,41 @@ def test_entry_exports_the_fastapi_app() -> None:
     assert isinstance(api.index.app, FastAPI)
 
 
-def _expand(pattern: str) -> list[str]:
-    """Brace expansion, as the builder's glob library does it (one level is all we use)."""
-    match = re.search(r"\{([^{}]*)\}", pattern)
-    if match is None:
-        return [pattern]
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    return [head + option + tail for option in match.group(1).split(",")]
+def test_entry_assigns_app_at_top_level() -> None:
+    """The builder finds the ASGI app by reading api/index.py: only a plain top-level assignment
+    counts (one inside try/with/if is invisible to it, and no function is built)."""
+    tree = ast.parse((ROOT / ENTRY).read_text())
+    assigned = [
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
+    assert "app" in assigned
 
 
-def _excluded(path: str, patterns: list[str]) -> bool:
-    # fnmatch's `*` crosses `/`, so `dir/**` covers everything below dir, as the glob does.
-    return any(fnmatchcase(path, p) or fnmatchcase(path, p.removeprefix("**/")) for p in patterns)
-
-
-def bundle(config: dict[str, Any]) -> list[str]:
-    """The files the entry function would ship: the project tree less every exclusion."""
-    patterns = [*BUILDER_DEFAULT_EXCLUDES, *_expand(config["functions"][ENTRY]["excludeFiles"])]
-    files = []
-    for directory, dirnames, filenames in os.walk(ROOT):
-        dirnames[:] = [d for d in dirnames if d != ".git"]
-        for name in filenames:
-            rel = (Path(directory) / name).relative_to(ROOT).as_posix()
-            if not _excluded(rel, patterns):
-                files.append(rel)
-    return files
-
-
-def test_bundle_excludes_tests_and_dev_files(config: dict[str, Any]) -> None:
-    files = bundle(config)
-    for prefix in ("tests/", ".venv/", ".tally/", "docs/", "scripts/", ".ci/"):
-        assert not [f for f in files if f.startswith(prefix)], prefix
-    # ...and keeps what the function runs, plus the migrations a deploy step may apply.
+def test_upload_holds_the_app_and_nothing_of_development(tmp_path: Path) -> None:
+    # A developer's checkout: local state and secrets beside the sources.
+    for name in (".env", ".tally/tally.db", ".venv/bin/python", "build/lib/x.py", "uv.lock"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    for rel in upload_files(ROOT):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes((ROOT / rel).read_bytes())
+    (tmp_path / "tests").mkdir(exist_ok=True)
+    (tmp_path / "tests" / "test_x.py").write_text("x")
+    (tmp_path / "tally.egg-info").mkdir()
+    (tmp_path / "tally.egg-info" / "PKG-INFO").write_text("x")
+    files = upload_files(tmp_path)
+    for top in ("tests", "tooling", "scripts", "docs", ".ci", ".tally", ".venv", "build"):
+        assert not [f for f in files if f.startswith(f"{top}/")], top
+    for name in (".env", "uv.lock", "README.md", "Makefile", "tally.egg-info/PKG-INFO"):
+        assert name not in files
+    # ...and keeps what the function runs and what the builder reads.
     for needed in (ENTRY, "api/_http/app.py", "core/drain/runner.py", "functions/__init__.py"):
+        assert needed in files
+    for needed in ("pyproject.toml", ".python-version", "vercel.json"):
         assert needed in files
     assert any(f.startswith("core/queue/lua/") for f in files)
     assert any(f.startswith("migrations/") for f in files)

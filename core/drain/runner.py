@@ -128,7 +128,7 @@ def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> tuple[BatchResult,
         return BatchResult(failed=[Failure(id=job.id, error=error) for job in claim.jobs]), error
 
 
-def _retrying(what: str, call: Callable[[], T]) -> T:
+def _retrying[T](what: str, call: Callable[[], T]) -> T:
     """A claim, settle or release, tried again when Upstash fails or a response is lost.
 
     All three are safe to repeat (the claim id is reused; a settle or release of a claim that

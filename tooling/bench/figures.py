@@ -120,6 +120,24 @@ class WritePathFigures(TypedDict):
     upstash_requests_per_write_without: float
 
 
+class BuiltSide(TypedDict):
+    first_answer_seconds: float  # interpreter start to the first answered request (median)
+    import_seconds: float  # interpreter start to the handler module imported (median)
+    bundle_bytes: int
+    pyc_files: int
+    samples_first_answer_seconds: list[float]
+
+
+class BuiltFunctionFigures(TypedDict):
+    available: Literal[True]
+    runs: int
+    bytecode: bool  # built with VERCEL_PYTHON_COMPILEALL=1
+    runtime: str
+    tally: BuiltSide
+    bare: BuiltSide
+    ratio: float
+
+
 class Unavailable(TypedDict):
     available: Literal[False]
     reason: str
@@ -132,6 +150,7 @@ class Sections(TypedDict, total=False):
     cold_start: ColdStartFigures
     statement_import: ImportFigures | Unavailable
     write_path: WritePathFigures | Unavailable
+    built_function: BuiltFunctionFigures | Unavailable
 
 
 class Meta(TypedDict):
@@ -183,6 +202,7 @@ TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
         1.0,
     ),
     ("write path with vs without enqueue (x)", "write_path", "ratio", "<=", 1.3),
+    ("built function cold start vs bare FastAPI (x)", "built_function", "ratio", "<=", 1.5),
 )
 
 _OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}

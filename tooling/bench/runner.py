@@ -8,6 +8,7 @@ import platform
 from collections.abc import Callable
 from pathlib import Path
 
+from tooling.bench.built import measure_built_function
 from tooling.bench.cold import measure_cold_start
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.figures import Meta, Report, Sections, evaluate
@@ -52,6 +53,10 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
             sections["statement_import"] = measure_import(env, config, echo)
         if 6 in config.sections:
             sections["write_path"] = measure_write_path(env, config, echo)
+        if 9 in config.sections:
+            sections["built_function"] = measure_built_function(
+                config.built_runs, echo, config.built_bytecode
+            )
         meta = Meta(
             date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             machine=machine(),

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tooling.bench.figures import (
+    BuiltFunctionFigures,
     ColdStartFigures,
     DrainFigures,
     IdleTickFigures,
@@ -101,6 +102,24 @@ def _writes(f: WritePathFigures) -> list[Row]:
     ]
 
 
+def _built(f: BuiltFunctionFigures) -> list[Row]:
+    mb = 1_000_000
+    tally, bare = f["tally"], f["bare"]
+    code = "precompiled bytecode" if f["bytecode"] else "no bytecode (the builder's default)"
+    return [
+        ("built by", f"vercel build, {f['runtime']}, {code}"),
+        ("Tally, first answer", f"{tally['first_answer_seconds']:.3f} s (median of {f['runs']})"),
+        ("", f"(handler imported at {tally['import_seconds']:.3f} s)"),
+        ("bare FastAPI, first answer", f"{bare['first_answer_seconds']:.3f} s"),
+        ("", f"(handler imported at {bare['import_seconds']:.3f} s)"),
+        ("ratio", f"{f['ratio']:.2f}x"),
+        (
+            "bundle",
+            f"Tally {tally['bundle_bytes'] / mb:.1f} MB, bare {bare['bundle_bytes'] / mb:.1f} MB",
+        ),
+    ]
+
+
 _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("drain", "1. Drain throughput", _drain),
     ("upstash", "2. Upstash cost", _upstash),
@@ -108,6 +127,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("cold_start", "4. Cold start", _cold),
     ("statement_import", "5. Statement import", _import),
     ("write_path", "6. Write-path enqueue overhead", _writes),
+    ("built_function", "9. Built Vercel function", _built),
 )
 
 

@@ -6,10 +6,10 @@ import base64
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeAlias, TypedDict
+from typing import TypedDict
 
 # One Redis command as sent to the server: the name first, every argument as text.
-Command: TypeAlias = list[str]
+type Command = list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,8 +20,8 @@ class ReplyError:
 
 
 # A Redis reply as the backend hands it over, already in RESP2 shape.
-Reply: TypeAlias = "int | bytes | ReplyError | list[Reply] | None"
-JsonReply: TypeAlias = "int | str | list[JsonReply] | None"
+type Reply = "int | bytes | ReplyError | list[Reply] | None"
+type JsonReply = "int | str | list[JsonReply] | None"
 
 
 class ResultSlot(TypedDict):
@@ -32,7 +32,7 @@ class ErrorSlot(TypedDict):
     error: str
 
 
-Slot: TypeAlias = ResultSlot | ErrorSlot
+type Slot = ResultSlot | ErrorSlot
 
 
 class Kind(StrEnum):

@@ -38,36 +38,45 @@ def python_version(root: Path) -> str:
     return path.read_text().split()[0]
 
 
-def build_env(root: Path) -> dict[str, str]:
-    # The builder looks for uv and for the interpreter `.python-version` names on PATH; without
-    # one it would try to download a Python.
+def build_env(root: Path, keep_vercel: bool = False) -> dict[str, str]:
+    """This process's environment for the CLI, with uv and the interpreter `.python-version`
+    names first on PATH: the builder looks for both there (without the Python it would try to
+    download one). The local build drops VERCEL_* variables (a token, a team) unless
+    `keep_vercel`: it must not depend on an account."""
     python = require_python(python_version(root))
     path = os.pathsep.join(
         [str(uv().parent), str(python.parent), os.environ.get("PATH", "/usr/bin:/bin")]
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERCEL", "VIRTUAL_ENV"))}
-    env.update(PATH=path, VERCEL_TELEMETRY_DISABLED="1", NO_UPDATE_NOTIFIER="1", CI="1")
+    drop = ("VIRTUAL_ENV",) if keep_vercel else ("VERCEL", "VIRTUAL_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env.update(PATH=path, VERCEL_TELEMETRY_DISABLED="1")
     return env
 
 
 def vercel_build(
-    echo: Callable[[str], None], source: Path = ROOT, project: Path | None = None
+    echo: Callable[[str], None],
+    source: Path = ROOT,
+    project: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Build:
     """Stage `source`'s upload (default: Tally) in `project` and build it there.
+
+    `env` adds build-time variables, as a project's environment variables would.
 
     The CLI and the default project folder live in Tally's `.tally/vercel/` whatever `source`
     is (the benchmark builds a bare FastAPI app the same way).
     """
     project = project or cache_dir() / "project"
     cli = vercel_cli(echo)
-    env = build_env(source)
+    # CI: no prompt, no spinner in the log.
+    cli_env = {**build_env(source), "CI": "1", **(env or {})}
     files = stage(source, project)
     echo(f"staged {len(files)} files (what `vercel deploy` uploads) in {project}")
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - the pinned CLI, fixed arguments
         [str(cli), "build", "--yes"],
         cwd=project,
-        env=env,
+        env=cli_env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

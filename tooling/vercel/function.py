@@ -110,11 +110,16 @@ class ServedFunction:
         self.imported_at = float(self._read()["imported"])
         return self
 
+    def _running(self) -> tuple[subprocess.Popen[str], IO[str]]:
+        if self._process is None or self._results is None:
+            raise RuntimeError("the function is not started")
+        return self._process, self._results
+
     def _read(self) -> dict[str, Any]:
-        assert self._results is not None and self._process is not None
-        line = self._results.readline()
+        process, results = self._running()
+        line = results.readline()
         if not line:
-            code = self._process.wait(timeout=ANSWER_TIMEOUT_SECONDS)
+            code = process.wait(timeout=ANSWER_TIMEOUT_SECONDS)
             raise RuntimeError(f"the function exited ({code}) without answering; see its stderr")
         answer: dict[str, Any] = json.loads(line)
         return answer
@@ -122,9 +127,10 @@ class ServedFunction:
     def call(
         self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b""
     ) -> Answer:
-        assert self._process is not None and self._process.stdin is not None
-        self._process.stdin.write(json.dumps(event(method, path, headers, body or None)) + "\n")
-        self._process.stdin.flush()
+        process, _ = self._running()
+        assert process.stdin is not None  # started with stdin=PIPE
+        process.stdin.write(json.dumps(event(method, path, headers, body or None)) + "\n")
+        process.stdin.flush()
         result = self._read()
         if "error" in result:
             raise RuntimeError(f"vc_handler raised {result['error']}")

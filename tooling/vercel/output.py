@@ -121,7 +121,9 @@ def problems(out: Output, vercel_json: dict[str, Any]) -> list[str]:
     if function.config.get("maxDuration") != wanted:
         found.append(f"maxDuration {function.config.get('maxDuration')}, vercel.json says {wanted}")
     if out.config.get("crons") != vercel_json.get("crons"):
-        found.append(f"crons {out.config.get('crons')}, vercel.json says {vercel_json.get('crons')}")
+        found.append(
+            f"crons {out.config.get('crons')}, vercel.json says {vercel_json.get('crons')}"
+        )
     if out.static:
         found.append(f"{len(out.static)} static files would be public, e.g. {out.static[:5]}")
     found += _file_map_problems(out, function)
@@ -148,8 +150,10 @@ def _file_map_problems(out: Output, function: Function) -> list[str]:
     ignores = user_ignores(out.project)
     dropped = [s for s in bundle.values() if ignores.match_file(s) and s not in BUILDER_WRITTEN]
     if dropped:
-        found.append(f".vercelignore would drop {len(dropped)} of the function's files from a "
-                     f"prebuilt deploy, e.g. {dropped[:3]}")
+        found.append(
+            f".vercelignore would drop {len(dropped)} of the function's files from a "
+            f"prebuilt deploy, e.g. {dropped[:3]}"
+        )
     return found
 
 

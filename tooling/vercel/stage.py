@@ -48,14 +48,14 @@ CLI_IGNORES = (
 LOCAL_PROJECT = {"projectId": "prj_tally_local", "orgId": "team_tally_local", "settings": {}}
 
 
-def user_ignores(root: Path) -> pathspec.PathSpec:
+def user_ignores(root: Path) -> pathspec.GitIgnoreSpec:
     """`.vercelignore` alone: what `vercel deploy --prebuilt` drops from a function's files."""
     path = root / ".vercelignore"
     lines = path.read_text().splitlines() if path.exists() else []
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
-def upload_ignores(root: Path) -> pathspec.PathSpec:
+def upload_ignores(root: Path) -> pathspec.GitIgnoreSpec:
     path = root / ".vercelignore"
     lines = path.read_text().splitlines() if path.exists() else []
     return pathspec.GitIgnoreSpec.from_lines([*CLI_IGNORES, *lines])

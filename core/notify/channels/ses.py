@@ -1,11 +1,14 @@
 """Email through Amazon SES (API v2 `SendEmail`, IAM action `ses:SendEmail`).
 
-boto3 is imported only when an email is actually sent: it costs a cold start far more than
-anything else Tally imports, and most invocations never send one.
+boto3 is the optional `email` extra (`pip install 'tally[email]'`), imported only when an email
+is actually sent: it is a quarter of the Vercel bundle and costs a cold start far more than
+anything else Tally imports, and most deployments never send one. Without it, each email is
+recorded as failed with a message naming the extra, and the drain goes on.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -29,6 +32,12 @@ READ_TIMEOUT_SECONDS = 5
 SES_MAX_ATTEMPTS = 2
 
 _FIGURES = TypeAdapter(dict[str, CurrencyFigures])
+MISSING_BOTO3 = (
+    "boto3 is not installed: email needs the 'email' extra (pip install 'tally[email]'; "
+    "on Vercel, add boto3 to [project] dependencies in pyproject.toml)"
+)
+
+log = logging.getLogger("tally.channels")
 
 
 def render_email(note: OutgoingNotification) -> tuple[str, str]:
@@ -84,13 +93,26 @@ class EmailSender:
                 self._client = session.client("sesv2", region_name=self._region, config=config)
             return self._client
 
-    def send(self, note: OutgoingNotification, address: str | None) -> str:
-        from botocore.exceptions import BotoCoreError, ClientError
+    def _missing_boto3(self) -> str:
+        with self._lock:
+            # Several worker threads may get here; the batch logs it once.
+            first = self.broken != MISSING_BOTO3
+            self.broken = MISSING_BOTO3
+        if first:
+            log.error("email channel: %s", MISSING_BOTO3)
+        return failed(MISSING_BOTO3)
 
+    def send(self, note: OutgoingNotification, address: str | None) -> str:
         if not address:
             return skipped("no address")
+        if self.broken == MISSING_BOTO3:
+            return failed(MISSING_BOTO3)
         if self.broken is not None:
             return failed(f"not attempted, SES unavailable ({self.broken})")
+        try:
+            from botocore.exceptions import BotoCoreError, ClientError
+        except ImportError:
+            return self._missing_boto3()
         subject, text = render_email(note)
         try:
             self._get_client().send_email(
@@ -103,6 +125,8 @@ class EmailSender:
                     }
                 },
             )
+        except ImportError:  # botocore without boto3
+            return self._missing_boto3()
         except ClientError as exc:
             # A refusal of this one message (unverified recipient, bad address): keep going.
             error = exc.response.get("Error", {})

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import IO, TypeAlias
+from typing import IO
 
 from core.writes.statements.errors import StatementTooLarge
 
-StatementData: TypeAlias = bytes | IO[bytes]
+type StatementData = bytes | IO[bytes]
 """What `open_statement` reads: the file's bytes, or a seekable binary file (from its start)."""
 
 CHUNK_BYTES = 65_536

@@ -212,6 +212,27 @@ def test_importing_channels_does_not_import_boto3() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_email_without_boto3_fails_naming_the_extra(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """boto3 is the optional `email` extra: a deployment without it keeps draining, and each
+    email result and the log say what to install (once per batch, not one error per user)."""
+    for name in [m for m in sys.modules if m.split(".")[0] in {"boto3", "botocore"}]:
+        env.delitem(sys.modules, name)
+    env.setitem(sys.modules, "boto3", None)  # `import boto3` now fails as if not installed
+    env.setitem(sys.modules, "botocore", None)
+    caplog.set_level(logging.ERROR, logger="tally.channels")
+    emails = {"user-1": "ana@example.com", "user-2": "bo@example.com"}
+    results = deliver([note(1), note(2, "user-2")], emails, settings(email_from=SENDER))
+    assert set(results) == {1, 2}
+    for outcome in results.values():
+        assert outcome["email"].startswith("failed: ")
+        assert "tally[email]" in outcome["email"], outcome
+    errors = [r.getMessage() for r in caplog.records if "boto3" in r.getMessage()]
+    assert len(errors) == 1, errors
+    assert "tally[email]" in errors[0]
+
+
 # --- email -------------------------------------------------------------------------------------
 
 
