@@ -265,7 +265,9 @@ def drain(
         _reconcile(kind, queue, ctx, stats)
         reaped = queue.reap()
         stats.reclaimed, stats.dead = reaped.reclaimed, reaped.dead
-        stats.stop_reason = _loop(kind, queue, ctx, opts, stats)
+        # Nothing pending, leased or retrying: claiming would only spend a request to learn it.
+        if not reaped.nothing:
+            stats.stop_reason = _loop(kind, queue, ctx, opts, stats)
         if stats.stop_reason is StopReason.EMPTY:
             stats.remaining = 0
         else:

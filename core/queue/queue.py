@@ -73,6 +73,8 @@ class ReapResult:
     reclaimed: int = 0
     dead: int = 0
     promoted: int = 0
+    # The queue held nothing at all (no pending id, claim or retry): there is nothing to claim.
+    nothing: bool = False
 
 
 class QueueStats(BaseModel):
@@ -221,13 +223,18 @@ class JobQueue:
         return self.settle(claim, release=claim.ids)
 
     def reap(self) -> ReapResult:
-        """Expired leases back to pending (or dead after the last attempt); due retries promoted."""
+        """Expired leases back to pending (or dead after the last attempt); due retries promoted.
+
+        When the queue is empty this costs one read (the idle tick's whole Upstash bill).
+        """
         limit = SCRIPT_CHUNK  # more due retries wait for the next drain
         args: list[str | int] = [self._now_ms(), self.settings.max_attempts, limit]
-        reclaimed, dead, promoted = (
+        reclaimed, dead, promoted, nothing = (
             int(x) for x in run(self.redis, ScriptName.REAP, self.keys, args)
         )
-        result = ReapResult(reclaimed=reclaimed, dead=dead, promoted=promoted)
+        result = ReapResult(
+            reclaimed=reclaimed, dead=dead, promoted=promoted, nothing=bool(nothing)
+        )
         if reclaimed or dead or promoted:
             log.info(
                 "reap kind=%s reclaimed=%d dead=%d promoted=%d",

@@ -190,8 +190,8 @@ TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
     ("Upstash requests per drained job", "upstash", "drain_requests_per_job", "<=", 0.05),
     ("billed commands per drained job", "upstash", "drain_billed_per_job", "<=", 0.15),
     ("billed commands per enqueue", "upstash", "enqueue_billed_per_call", "<=", 3.0),
-    ("idle tick: Upstash requests", "idle_tick", "requests", "<=", 3.0),
-    ("idle tick: billed commands", "idle_tick", "billed", "<=", 6.0),
+    ("idle tick: Upstash requests", "idle_tick", "requests", "<=", 1.0),
+    ("idle tick: billed commands", "idle_tick", "billed", "<=", 2.0),
     ("cold import vs bare FastAPI (x)", "cold_start", "ratio", "<=", 1.5),
     ("statement import vs bulk insert (x)", "statement_import", "ratio", "<=", 3.0),
     (

@@ -29,6 +29,7 @@ QUEUE_COMMANDS = frozenset(
     {
         "evalsha",
         "eval",
+        "exists",
         "hget",
         "hmget",
         "hset",

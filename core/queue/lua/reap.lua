@@ -9,7 +9,11 @@
 -- ARGV[1] now (ms)
 -- ARGV[2] max attempts
 -- ARGV[3] how many due retries to promote at most
--- Returns {reclaimed, dead, promoted}.
+-- Returns {reclaimed, dead, promoted, nothing}: nothing is 1 when the queue holds no pending id,
+-- no claim and no retry, so the caller need not claim (the idle cron tick: one read, no more).
+if redis.call('EXISTS', KEYS[1], KEYS[3], KEYS[5]) == 0 then
+  return {0, 0, 0, 1}
+end
 local now = tonumber(ARGV[1])
 local max_attempts = tonumber(ARGV[2])
 local reclaimed, dead, promoted = 0, 0, 0
@@ -64,4 +68,4 @@ if #due > 0 then
   end
   promoted = #due
 end
-return {reclaimed, dead, promoted}
+return {reclaimed, dead, promoted, 0}

@@ -1,0 +1,48 @@
+"""What a drain costs on Upstash when there is nothing to do: most cron ticks, most of the time.
+
+Billed commands are read from Redis `INFO commandstats` (Redis counts every command a script
+runs, which is what Upstash bills). Other clients of the same Redis disturb the counters, so a
+window counts only when every script call in it came through this test's proxy.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from core.drain.runner import DrainOptions, StopReason, run
+from functions import get_kind
+from tests.conftest import UpstashHandle
+from tests.support import World
+from tooling.bench.measure import UpstashMeter
+
+KIND = get_kind("financial-summary")
+WINDOWS = 30  # tries at an undisturbed window of the shared Redis
+
+
+def _idle_tick(world: World, upstash: UpstashHandle) -> tuple[int, int, dict[str, int]]:
+    meter = UpstashMeter(upstash.server, upstash.raw)
+    for _ in range(WINDOWS):
+        before = meter.reading()
+        stats = run(KIND, "test", DrainOptions(batch_size=10), world.settings)
+        usage = meter.since(before)
+        assert stats.stop_reason is StopReason.EMPTY and stats.claimed == 0, stats
+        if usage["clean"]:
+            return usage["requests"], usage["billed"], usage["by_command"]
+    pytest.skip("the shared Redis was never quiet for the length of one tick")
+
+
+def test_an_idle_tick_is_one_request_and_at_most_two_billed_commands(
+    world: World, upstash: UpstashHandle
+) -> None:
+    run(KIND, "test", DrainOptions(batch_size=10), world.settings)  # loads the scripts
+    requests, billed, by_command = _idle_tick(world, upstash)
+    assert requests == 1, by_command
+    assert billed <= 2, by_command
+
+
+def test_after_idle_ticks_new_work_is_still_found(world: World, upstash: UpstashHandle) -> None:
+    run(KIND, "test", DrainOptions(batch_size=10), world.settings)
+    world.seed(users=2, per_user=3)
+    stats = run(KIND, "test", DrainOptions(batch_size=10), world.settings)
+    assert (stats.claimed, stats.succeeded, stats.stop_reason) == (2, 2, StopReason.EMPTY)
+    assert upstash.raw.exists(world.queue.keys.pending) == 0
