@@ -25,7 +25,8 @@ def _idle_tick(world: World, upstash: UpstashHandle) -> tuple[int, int, dict[str
         before = meter.reading()
         stats = run(KIND, "test", DrainOptions(batch_size=10), world.settings)
         usage = meter.since(before)
-        assert stats.stop_reason is StopReason.EMPTY and stats.claimed == 0, stats
+        assert stats.stop_reason is StopReason.EMPTY, stats
+        assert stats.claimed == 0, stats
         if usage["clean"]:
             return usage["requests"], usage["billed"], usage["by_command"]
     pytest.skip("the shared Redis was never quiet for the length of one tick")
