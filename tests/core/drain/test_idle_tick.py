@@ -20,16 +20,23 @@ WINDOWS = 30  # tries at an undisturbed window of the shared Redis
 
 
 def _idle_tick(world: World, upstash: UpstashHandle) -> tuple[int, int, dict[str, int]]:
+    """(requests, billed, by command) of the least disturbed idle tick: another client's commands
+    can only add to a window's counts, so the smallest clean window is the tick's own cost."""
     meter = UpstashMeter(upstash.server, upstash.raw)
+    best: tuple[int, int, dict[str, int]] | None = None
     for _ in range(WINDOWS):
         before = meter.reading()
         stats = run(KIND, "test", DrainOptions(batch_size=10), world.settings)
         usage = meter.since(before)
         assert stats.stop_reason is StopReason.EMPTY, stats
         assert stats.claimed == 0, stats
-        if usage["clean"]:
-            return usage["requests"], usage["billed"], usage["by_command"]
-    pytest.skip("the shared Redis was never quiet for the length of one tick")
+        if usage["clean"] and (best is None or usage["billed"] < best[1]):
+            best = (usage["requests"], usage["billed"], usage["by_command"])
+        if best is not None and set(best[2]) <= {"evalsha", "exists"}:
+            break  # nobody else's command in the window: this is the exact count
+    if best is None:
+        pytest.skip("the shared Redis was never quiet for the length of one tick")
+    return best
 
 
 def test_an_idle_tick_is_one_request_and_at_most_two_billed_commands(
