@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tally-installed
 # Core's unit tests and the app's import also run on the next Python Vercel serves.
 PY313_VENV := .tally/venv-3.13
 
-.PHONY: venv dev test lint unit bench chaos drain vercel-build vercel test-3.13 clean
+.PHONY: venv dev test lint unit bench chaos drain token vercel-build vercel test-3.13 clean
 
 venv: $(STAMP)
 
@@ -24,8 +24,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# make dev ARGS='--port 8001' (see scripts/dev.py --help); writes .tally/dev.env for the rest.
 dev: $(STAMP)
-	$(BIN)/python scripts/dev.py
+	$(BIN)/python scripts/dev.py $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -46,6 +47,10 @@ chaos: $(STAMP)
 
 drain: $(STAMP)
 	$(BIN)/python scripts/drain.py $(ARGS)
+
+# make token ARGS='alice' (a user token), ARGS='--cron-secret' or ARGS='--admin-secret'
+token: $(STAMP)
+	@$(BIN)/python scripts/token.py $(ARGS)
 
 # The real `vercel build` (pinned CLI, local throwaway project) and the checks of its output.
 vercel-build: $(STAMP)

@@ -10,16 +10,12 @@ from pathlib import Path
 # standard library's `token` module for everything this process imports.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-try:
-    from core.operator.cli import main
-    from functions import get_kind
-except ImportError as exc:
-    sys.stderr.write(
-        f"drain: Tally's dependencies are not importable here ({exc.name or exc}).\n"
-        "Use the project's environment: `make drain ARGS='--stats'`, or\n"
-        "`make venv` (builds .venv), then `source .venv/bin/activate` and run this again.\n"
-    )
-    raise SystemExit(2) from None
+from tooling.venv import use_project_python
+
+use_project_python(__file__, f"make drain ARGS='{' '.join(sys.argv[1:])}'")
+
+from core.operator.cli import main
+from functions import get_kind
 
 if __name__ == "__main__":
     raise SystemExit(main(get_kind))

@@ -1,6 +1,7 @@
 """Serve the Upstash REST protocol locally: `python scripts/upstash_local.py [--redis-url URL]`.
 
-Without --redis-url the data lives in an embedded in-process Redis and is gone on exit.
+Without --redis-url the data lives in an embedded in-process Redis: gone on exit, unless
+--state-file names a JSON file to load it from and keep it in (as `make dev` does).
 Stops cleanly (exit status 0) on SIGINT or SIGTERM.
 """
 
@@ -29,6 +30,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--redis-url", default=None, help="real Redis to forward to (default: embedded)"
     )
+    parser.add_argument(
+        "--state-file", type=Path, default=None, help="keep the embedded data in this file"
+    )
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction answered 500")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay added per request")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="fraction of lost replies")
@@ -48,7 +52,13 @@ def exit_quietly(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    server = LocalUpstash(args.redis_url, token=args.token, host=args.host, port=args.port)
+    server = LocalUpstash(
+        args.redis_url,
+        token=args.token,
+        host=args.host,
+        port=args.port,
+        state_file=args.state_file,
+    )
     try:
         server.set_faults(
             error_rate=args.error_rate,

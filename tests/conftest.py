@@ -165,8 +165,10 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.Monk
     """A clean environment for Settings: nothing inherited, caches cleared before and after."""
     for name in SETTINGS_ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
-    # Settings also reads `.env` from the working directory; tests must not see a developer's.
+    # Settings also reads `.env` from the working directory and `make dev`'s state file from
+    # the state folder; tests must see neither of a developer's.
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TALLY_STATE_DIR", str(tmp_path / ".tally"))
     clear_caches()
     yield monkeypatch
     clear_caches()

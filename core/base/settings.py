@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_SQLITE_URL = "sqlite:///.tally/tally.db"
+# `make dev` writes its local endpoints and secrets here (see scripts/dev.py); every later
+# command on this machine reads them, so a second terminal needs no exports.
+DEV_STATE_FILE = "dev.env"
 # Development only: production refuses it (it starts with "dev-only", a placeholder).
 DEV_JWT_SECRET = "dev-only-jwt-secret-not-for-production"  # noqa: S105 - a known placeholder
 
@@ -39,6 +43,26 @@ def is_placeholder(value: str) -> bool:
     )
 
 
+def state_dir() -> Path:
+    """The folder of local state (the SQLite file, the embedded queue, `make dev`'s file).
+
+    `TALLY_STATE_DIR` when set; else `.tally/` at the root of the checkout this code runs from,
+    so a command started from any directory finds the same database; else (an installed copy
+    with no checkout around it) `.tally/` in the working directory.
+    """
+    configured = os.environ.get("TALLY_STATE_DIR", "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    root = Path(__file__).resolve().parents[2]
+    if (root / "pyproject.toml").is_file():
+        return root / ".tally"
+    return Path.cwd() / ".tally"
+
+
+def default_sqlite_url() -> str:
+    return f"sqlite:///{state_dir() / 'tally.db'}"
+
+
 class ConfigError(RuntimeError):
     """Start-up refused: the message names the variable, never its value."""
 
@@ -49,7 +73,7 @@ class Settings(BaseSettings):
     )
 
     environment: Literal["development", "production"] = "development"
-    database_url: str = DEFAULT_SQLITE_URL
+    database_url: str = Field(default_factory=default_sqlite_url)
     # Keep no connection between serverless invocations unless asked to.
     database_pool_size: int = Field(default=0, ge=0, le=50)
     database_connect_timeout_seconds: int = Field(default=10, ge=1, le=120)
@@ -186,4 +210,6 @@ def environment_names() -> set[str]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    # Later files win, and the environment wins over both: `.env` is the developer's own
+    # configuration, the state file only what `make dev` generated.
+    return Settings(_env_file=(state_dir() / DEV_STATE_FILE, ".env"))

@@ -8,9 +8,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from tooling import devstate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,40 +25,144 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def clean_env() -> dict[str, str]:
+def clean_env(state: Path) -> dict[str, str]:
     keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR"}
-    return {k: v for k, v in os.environ.items() if k in keep}
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    env["TALLY_STATE_DIR"] = str(state)
+    return env
 
 
-def test_dev_stack_serves_health_with_no_external_service(tmp_path: Path) -> None:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "dev.py"), "--port", str(port)],
-        cwd=tmp_path,
-        env=clean_env(),
+def start(cwd: Path, state: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "dev.py"), *args],
+        cwd=cwd,
+        env=clean_env(state),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    try:
-        body = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
-            except httpx.TransportError:
-                time.sleep(0.2)
-                continue
-            assert response.status_code == 200, response.text
-            body = response.json()
-            break
-        assert body is not None, "dev server did not answer"
-        assert body["checks"]["database"]["ok"] is True
-        assert body["checks"]["queue"]["ok"] is True
-        assert (tmp_path / ".tally" / "tally.db").exists()
-    finally:
-        proc.send_signal(signal.SIGINT)
-        output, _ = proc.communicate(timeout=30)
+
+
+def wait_healthy(proc: subprocess.Popen[str], port: int) -> dict[str, object]:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            response = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        assert response.status_code == 200, response.text
+        body: dict[str, object] = response.json()
+        return body
+    raise AssertionError("dev server did not answer")
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGINT)
+    output, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, output
-    assert "export TOKEN=" in output
+    return output
+
+
+@contextmanager
+def running(cwd: Path, state: Path, port: int) -> Iterator[list[str]]:
+    proc = start(cwd, state, "--port", str(port))
+    out: list[str] = []
+    try:
+        wait_healthy(proc, port)
+        yield out
+    finally:
+        out.append(stop(proc))
+
+
+def test_dev_stack_serves_health_with_no_external_service(tmp_path: Path) -> None:
+    port, state = free_port(), tmp_path / "state"
+    proc = start(tmp_path, state, "--port", str(port))
+    try:
+        body = wait_healthy(proc, port)
+        checks = body["checks"]
+        assert isinstance(checks, dict)
+        assert checks["database"]["ok"] is True
+        assert checks["queue"]["ok"] is True
+        assert (state / "tally.db").exists()
+    finally:
+        output = stop(proc)
     assert "Tally stopped." in output
+    assert "Traceback" not in output
+    # Ready-to-paste lines, with the real values: nothing to export first.
+    values = devstate.read(state / "dev.env")
+    base = f"http://127.0.0.1:{port}"
+    assert f"curl {base}/api/health" in output
+    assert f'-H "Authorization: Bearer {values["CRON_SECRET"]}" {base}/api/cron/' in output
+    assert f"{base}/api/transactions" in output
+    assert f'-H "Authorization: Bearer {values["TALLY_DEV_TOKEN"]}" {base}/api/summary' in output
+    assert f"Operator page: {base}/admin" in output
+    assert values["ADMIN_SECRET"] in output
+    assert "$CRON_SECRET" not in output
+    assert oct((state / "dev.env").stat().st_mode & 0o777) == "0o600"
+
+
+def test_restart_keeps_secrets_and_the_embedded_queue(tmp_path: Path) -> None:
+    from upstash_redis import Redis
+
+    from core.base.settings import Settings
+    from core.queue import Failure, JobQueue
+
+    port, state = free_port(), tmp_path / "state"
+    with running(tmp_path, state, port):
+        first = devstate.read(state / "dev.env")
+        redis = Redis(url=first["UPSTASH_REDIS_REST_URL"], token=first["UPSTASH_REDIS_REST_TOKEN"])
+        queue = JobQueue(redis, "financial-summary", Settings())
+        queue.enqueue("poison")
+        queue.settle(queue.claim(1), failed=[Failure("poison", "ValueError: bad", permanent=True)])
+    with running(tmp_path, state, port):
+        second = devstate.read(state / "dev.env")
+        for name in ("CRON_SECRET", "ADMIN_SECRET", "UPSTASH_REDIS_REST_TOKEN"):
+            assert second[name] == first[name], name
+        redis = Redis(
+            url=second["UPSTASH_REDIS_REST_URL"], token=second["UPSTASH_REDIS_REST_TOKEN"]
+        )
+        letters = JobQueue(redis, "financial-summary", Settings()).dead_letters()
+        assert [(d.id, d.error) for d in letters] == [("poison", "attempt 1: ValueError: bad")]
+
+
+def test_a_busy_port_is_one_line_before_anything_claims_to_run(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = start(tmp_path, tmp_path / "state", "--port", str(port))
+        output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    lines = output.strip().splitlines()
+    assert len(lines) == 1, output
+    assert f"127.0.0.1:{port}" in lines[0]
+    assert f"make dev ARGS='--port {port + 1}'" in lines[0]
+    assert "running" not in output.replace("another `make dev` running", "")
+
+
+def test_ctrl_c_during_start_up_prints_no_traceback(tmp_path: Path) -> None:
+    for delay in (0.3, 0.8, 1.5):
+        port = free_port()
+        proc = start(tmp_path, tmp_path / "state", "--port", str(port))
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        assert "Traceback" not in output, (delay, output)
+        assert proc.returncode in (0, 130), (delay, proc.returncode, output)
+
+
+def test_make_dev_passes_args(tmp_path: Path) -> None:
+    done = subprocess.run(
+        ["make", "-s", "dev", "ARGS=--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=clean_env(tmp_path / "state"),
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--port" in done.stdout
+    assert "--upstash-port" in done.stdout
+    assert "--state-dir" in done.stdout

@@ -89,6 +89,11 @@ class RedisBackend:
     def embedded(self) -> bool:
         return self._fake_server is not None
 
+    @property
+    def fake_server(self) -> FakeServer | None:
+        """The embedded server (None in front of a real Redis), for snapshots."""
+        return self._fake_server
+
     async def run(self, commands: Sequence[Command]) -> list[Reply]:
         """Run independent commands in one round trip; each gets its own reply or error."""
         local = [self._local_reply(command) for command in commands]

@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from tooling.upstash_local.app import app_state, create_app
+from tooling.upstash_local.snapshot import Snapshots
 from tooling.upstash_local.state import Faults, Stats
 
 if TYPE_CHECKING:
@@ -35,7 +37,9 @@ class LocalUpstash:
     """An Upstash-compatible REST server for dev, tests and benchmarks.
 
     Forwards to the Redis at `redis_url`, or to an embedded in-process one when it is None.
-    `port=0` picks a free port; `url` is known once the server is started.
+    `port=0` picks a free port; `url` is known once the server is started. With `state_file`,
+    the embedded data is loaded from that file at start and kept in it while serving (see
+    `snapshot.py`); a real Redis keeps its own data, so the file is ignored then.
     """
 
     def __init__(
@@ -44,6 +48,7 @@ class LocalUpstash:
         token: str = DEFAULT_TOKEN,
         host: str = "127.0.0.1",
         port: int = 0,
+        state_file: Path | None = None,
     ) -> None:
         self.token = token
         self.app = create_app(token, redis_url)
@@ -52,6 +57,10 @@ class LocalUpstash:
         self._port = port
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        fake = self._state.backend.fake_server
+        self._snapshots = (
+            None if state_file is None or fake is None else Snapshots(fake, state_file)
+        )
 
     @property
     def url(self) -> str:
@@ -63,6 +72,7 @@ class LocalUpstash:
         if self._thread is not None:
             raise RuntimeError("already started")
         server, sock = self._prepare()
+        self._start_snapshots()
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="upstash-local", daemon=True
         )
@@ -83,6 +93,7 @@ class LocalUpstash:
             return
         server.should_exit = True
         thread.join(timeout=GRACEFUL_SHUTDOWN_SECONDS + 5)
+        self._stop_snapshots()
 
     def serve_forever(self, ready: Callable[[LocalUpstash], None] | None = None) -> None:
         """Serve in the calling thread until SIGINT/SIGTERM (uvicorn handles both).
@@ -90,9 +101,22 @@ class LocalUpstash:
         `ready` is called once the port is bound, before the first request is accepted.
         """
         server, sock = self._prepare()
+        self._start_snapshots()
         if ready is not None:
             ready(self)
-        server.run(sockets=[sock])
+        try:
+            server.run(sockets=[sock])
+        finally:
+            self._stop_snapshots()
+
+    def _start_snapshots(self) -> None:
+        if self._snapshots is not None:
+            self._snapshots.load()
+            self._snapshots.start()
+
+    def _stop_snapshots(self) -> None:
+        if self._snapshots is not None:
+            self._snapshots.stop()
 
     def __enter__(self) -> LocalUpstash:
         return self.start()

@@ -5,11 +5,13 @@ from pathlib import Path
 import pytest
 
 from core.base.settings import (
-    DEFAULT_SQLITE_URL,
     DEV_JWT_SECRET,
     ConfigError,
     Settings,
+    default_sqlite_url,
+    get_settings,
     is_placeholder,
+    state_dir,
 )
 
 GOOD = "x7Qp2mL9vR4tZ8wK3nB6hY1cD5fG0jS2"
@@ -32,7 +34,7 @@ def production(env: pytest.MonkeyPatch, **overrides: str) -> None:
 def test_defaults_run_locally(env: pytest.MonkeyPatch) -> None:
     s = Settings()
     assert s.environment == "development"
-    assert s.database_url == DEFAULT_SQLITE_URL
+    assert s.database_url == default_sqlite_url()
     assert s.queue_prefix == "tally"
     assert s.max_attempts == 5
     assert s.default_currency == "USD"
@@ -144,3 +146,34 @@ def test_env_example_copied_as_is_is_a_working_development_setup(
     assert s.environment == "development"
     assert s.cron_secret is None
     assert s.auth_jwt_secret.get_secret_value() == DEV_JWT_SECRET
+
+
+def test_the_sqlite_file_lives_in_the_state_folder_wherever_started(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The `env` fixture points TALLY_STATE_DIR at this test's folder; without it, the state
+    # folder is the checkout's `.tally/`, not one relative to the working directory.
+    assert Settings().database_url == f"sqlite:///{tmp_path / '.tally' / 'tally.db'}"
+    env.delenv("TALLY_STATE_DIR")
+    root = Path(__file__).resolve().parents[3]
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    env.chdir(elsewhere)
+    assert state_dir() == root / ".tally"
+    assert Settings().database_url == f"sqlite:///{root / '.tally' / 'tally.db'}"
+
+
+def test_the_dev_state_file_is_read_and_the_environment_wins(
+    env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / ".tally"
+    folder.mkdir(exist_ok=True)
+    (folder / "dev.env").write_text(f"CRON_SECRET={GOOD}\nADMIN_SECRET={GOOD}admin\n")
+    settings = get_settings()
+    assert settings.cron_secret is not None
+    assert settings.cron_secret.get_secret_value() == GOOD
+    env.setenv("ADMIN_SECRET", GOOD + "shell")
+    get_settings.cache_clear()
+    admin = get_settings().admin_secret
+    assert admin is not None
+    assert admin.get_secret_value() == GOOD + "shell"

@@ -1,0 +1,212 @@
+"""The local stack behind `make dev` (scripts/dev.py is its thin entry point).
+
+Applies migrations to the local SQLite file (or DATABASE_URL), starts upstash_local (embedded
+Redis kept on disk, or REDIS_URL's), serves the API on :8000, creates a demo user, writes the
+endpoints and secrets to the state file (.tally/dev.env, see `tooling.devstate`) that every other
+command reads, and prints ready-to-paste lines. Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import re
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from core.base.auth import mint_token
+from core.base.db import get_engine
+from core.base.migrate import upgrade
+from core.base.settings import Settings, get_settings, state_dir
+from core.writes.users import ensure_user_with_engine
+from tooling import devstate
+from tooling.upstash_local import LocalUpstash
+from tooling.upstash_local.server import bind_socket
+from tooling.venv import EXIT_INTERRUPTED
+
+DEMO_USER = "demo-user"
+DEV_TOKEN_TTL_SECONDS = 30 * 86_400
+_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]*")
+
+
+class RedactTokens(logging.Filter):
+    """The access log prints each path with its query: hide `?token=<secret>` there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                for a in record.args
+            )
+        return True
+
+
+class PortBusy(RuntimeError):
+    pass
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="make dev ARGS=...", description="Run Tally on this machine."
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="the API (default: %(default)s)")
+    parser.add_argument(
+        "--upstash-port",
+        type=int,
+        default=None,
+        help="the local Upstash (default: the one used last time if free, else any free port)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where the SQLite file, the queue and dev.env live (default: the checkout's .tally/)",
+    )
+    return parser.parse_args(argv)
+
+
+def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        raise PortBusy(
+            f"make dev: cannot listen on {host}:{port} for {what} ({exc.strerror}); "
+            f"is another `make dev` running? Pick another port: make dev ARGS='{flag} {port + 1}'"
+        ) from None
+
+
+def _upstash_port(wanted: int | None, previous: dict[str, str]) -> int:
+    if wanted is not None:
+        return wanted
+    match = re.fullmatch(r"http://[^/]+:(\d+)", previous.get("UPSTASH_REDIS_REST_URL", ""))
+    if match is None:
+        return 0
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", int(match.group(1))))
+        except OSError:
+            return 0
+    return int(match.group(1))
+
+
+def _start_queue(
+    args: argparse.Namespace, own: Settings, previous: dict[str, str]
+) -> LocalUpstash | None:
+    """The embedded Upstash, unless the environment or `.env` names a real one."""
+    if own.queue_configured:
+        return None
+    token = devstate.kept_secret("UPSTASH_REDIS_REST_TOKEN", None, previous)
+    port = _upstash_port(args.upstash_port, previous)
+    try:
+        local = LocalUpstash(
+            redis_url=own.redis_url,
+            token=token,
+            host=args.host,
+            port=port,
+            # A real Redis keeps its own data; the file is for the embedded one.
+            state_file=state_dir() / "upstash-embedded.json",
+        )
+        return local.start()
+    except OSError as exc:
+        raise PortBusy(
+            f"make dev: cannot listen on {args.host}:{port} for the local Upstash "
+            f"({exc.strerror}); pick another: make dev ARGS='--upstash-port {port + 1}'"
+        ) from None
+
+
+def _state(own: Settings, local: LocalUpstash | None, previous: dict[str, str]) -> dict[str, str]:
+    """What the second terminal needs; secrets set for this run win, else earlier ones stay."""
+    values = {"DATABASE_URL": own.database_url}
+    if local is not None:
+        values["UPSTASH_REDIS_REST_URL"] = local.url
+        values["UPSTASH_REDIS_REST_TOKEN"] = local.token
+    for name, given in (("CRON_SECRET", own.cron_secret), ("ADMIN_SECRET", own.admin_secret)):
+        values[name] = devstate.kept_secret(
+            name, None if given is None else given.get_secret_value(), previous
+        )
+    return values
+
+
+def _banner(base: str, token: str, cron_secret: str, admin_secret: str, upstash: str) -> str:
+    auth = f'-H "Authorization: Bearer {token}"'
+    return f"""
+Tally is running (Ctrl-C stops everything)
+
+  API            {base}          docs: {base}/docs
+  local Upstash  {upstash}
+  demo user      {DEMO_USER}
+  state file     {devstate.state_file()}  (read by scripts/drain.py, scripts/token.py, make)
+
+Paste into another terminal (these secrets stay the same across restarts):
+
+  curl {base}/api/health
+  curl -X POST {auth} -H 'content-type: application/json' \\
+       -d '{{"date":"2026-01-15","amount":"-12.50","currency":"USD","description":"Coffee"}}' \\
+       {base}/api/transactions
+  curl -H "Authorization: Bearer {cron_secret}" {base}/api/cron/process-financial-summary-queue
+  curl {auth} {base}/api/summary
+  make drain ARGS='--stats'
+
+Operator page: {base}/admin  (paste the admin secret when it asks: {admin_secret})
+"""
+
+
+def _serve(args: argparse.Namespace, api: socket.socket) -> None:
+    own = Settings()  # the environment and .env only: not what an earlier run wrote
+    previous = devstate.read(devstate.state_file())
+    upgrade(own.database_url)
+    local = _start_queue(args, own, previous)
+    try:
+        values = _state(own, local, previous)
+        values["TALLY_DEV_URL"] = f"http://{args.host}:{args.port}"
+        devstate.write(devstate.state_file(), values)
+        os.environ.update(values)
+        get_settings.cache_clear()
+        settings = get_settings()
+        ensure_user_with_engine(get_engine(), DEMO_USER)
+        token = mint_token(DEMO_USER, settings, ttl_seconds=DEV_TOKEN_TTL_SECONDS)
+        devstate.write(devstate.state_file(), {**values, "TALLY_DEV_TOKEN": token})
+        print(
+            _banner(
+                values["TALLY_DEV_URL"],
+                token,
+                values["CRON_SECRET"],
+                values["ADMIN_SECRET"],
+                settings.upstash_redis_rest_url,
+            ),
+            flush=True,
+        )
+        logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+        config = uvicorn.Config("api.index:app", log_level="info")
+        # uvicorn handles SIGINT/SIGTERM itself, shuts down, then raises the signal again
+        # against the previous handler: that KeyboardInterrupt is the normal way to stop.
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[api])
+    finally:
+        if local is not None:
+            local.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.state_dir is not None:
+        os.environ["TALLY_STATE_DIR"] = str(args.state_dir.resolve())
+    try:
+        # Bound first: a busy port is one line before anything claims to be running.
+        api = _bind(args.host, args.port, "the API", "--port")
+        _serve(args, api)
+    except PortBusy as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Ctrl-C while migrating or starting: nothing half-done worth a traceback.
+        print("\nTally stopped before it was ready.", flush=True)
+        return EXIT_INTERRUPTED
+    print("Tally stopped.", flush=True)
+    return 0
