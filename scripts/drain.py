@@ -10,12 +10,16 @@ from pathlib import Path
 # standard library's `token` module for everything this process imports.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from tooling.venv import use_project_python
+from tooling.venv import EXIT_INTERRUPTED, use_project_python
 
 use_project_python(__file__, f"make drain ARGS='{' '.join(sys.argv[1:])}'")
 
-from core.operator.cli import main
-from functions import get_kind
+try:
+    from core.operator.cli import main
+    from functions import get_kind
+except KeyboardInterrupt:
+    # Ctrl-C while the imports run: no traceback for that.
+    raise SystemExit(EXIT_INTERRUPTED) from None
 
 if __name__ == "__main__":
     raise SystemExit(main(get_kind))

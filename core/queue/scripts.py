@@ -28,6 +28,7 @@ class ScriptName(enum.StrEnum):
     REAP = "reap"
     STATS = "stats"
     DEAD = "dead"
+    RETRY_NOW = "retry_now"
 
 
 # The KEYS each script takes, in order: the same contract as the header of its .lua file
@@ -39,6 +40,7 @@ KEY_PARTS: dict[ScriptName, tuple[Part, ...]] = {
     ScriptName.REAP: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.STATS: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.RETRY, Part.DEAD),
     ScriptName.DEAD: (Part.PENDING, Part.QUEUED, Part.JOBS, Part.DEAD),
+    ScriptName.RETRY_NOW: (Part.PENDING, Part.QUEUED, Part.RETRY),
 }
 
 

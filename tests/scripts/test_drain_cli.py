@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
+from core.queue import Failure
 from tests.conftest import CRON_SECRET
 from tests.support import World
 
@@ -118,7 +120,7 @@ def test_ctrl_c_finishes_the_batch_and_releases_nothing(world: World) -> None:
     assert first.startswith("drained ")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    assert proc.returncode == 130, err  # the documented status of an interrupted run
     assert "stopping after this batch" in err
     assert "interrupted" in out
     stats = world.queue.stats()
@@ -153,4 +155,91 @@ def test_queue_down_is_one_line_and_exit_2(world: World, env: pytest.MonkeyPatch
     for args in (("--stats",), ()):
         done = drain_cli(*args)
         assert done.returncode == 2
-        assert done.stderr.strip() == "drain: the queue did not answer (ConnectError)"
+        assert done.stderr.strip() == (
+            "drain: cannot reach the queue at http://127.0.0.1:9 (ConnectError)"
+        )
+
+
+def test_a_wrong_token_is_told_from_an_unreachable_queue(
+    world: World, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("UPSTASH_REDIS_REST_TOKEN", "not-the-token")
+    for args in (("--stats",), ()):
+        done = drain_cli(*args)
+        assert done.returncode == 3, done.stderr
+        line = done.stderr.strip()
+        assert "refused the token (401)" in line, line
+        assert "UPSTASH_REDIS_REST_TOKEN" in line
+        assert "not-the-token" not in line
+        assert "\n" not in line
+
+
+def test_unknown_ids_are_named(world: World) -> None:
+    world.queue.enqueue("real-dead")
+    world.queue.settle(world.queue.claim(1), failed=[Failure("real-dead", "x", permanent=True)])
+    done = drain_cli("--requeue-dead", "nobody", "real-dead")
+    assert done.returncode == 1
+    assert "not dead letters (left alone): nobody" in done.stderr
+    assert "requeued  1" in done.stdout
+    done = drain_cli("--purge-dead", "nobody", "--json")
+    assert done.returncode == 1
+    assert json.loads(done.stdout) == {"purged": 0, "not_dead": ["nobody"]}
+
+
+def test_retrying_lists_next_due_attempts_and_last_error(world: World) -> None:
+    assert "nothing is waiting for a retry" in drain_cli("--retrying").stdout
+    world.queue.enqueue("flaky")
+    world.queue.settle(
+        world.queue.claim(1), failed=[Failure("flaky", "TimeoutError: statement timeout")]
+    )
+    done = drain_cli("--retrying")
+    assert done.returncode == 0, done.stderr
+    line = done.stdout.strip()
+    assert line.startswith("flaky\tattempts=1\tdue ")
+    assert "(in " in line
+    assert line.endswith("attempt 1: TimeoutError: statement timeout")
+    listed = json.loads(drain_cli("--retrying", "--json").stdout)
+    assert [(j["id"], j["attempts"]) for j in listed] == [("flaky", 1)]
+
+
+def test_watch_shows_live_figures_until_ctrl_c(world: World) -> None:
+    world.queue.enqueue("a", "b")
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/drain.py", "--watch", "--interval", "0.2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert "pending=2" in first
+    world.queue.enqueue("c")
+    deadline = time.monotonic() + 30
+    while "pending=3" not in proc.stdout.readline():
+        assert time.monotonic() < deadline, "the figures never moved"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_during_start_up_prints_no_traceback(world: World) -> None:
+    world.seed(users=50, per_user=1)
+    # From half a second on: before that the interpreter itself may still be starting, and a
+    # Ctrl-C inside Python's own start-up is Python's to report.
+    for delay in (0.5, 1.0, 2.0):
+        proc = subprocess.Popen(
+            [sys.executable, "scripts/drain.py", "--batch-size", "1"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ.copy(),
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        assert proc.returncode in (0, 130), (delay, proc.returncode, err)
