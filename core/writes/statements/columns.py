@@ -46,7 +46,10 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 _ROLE_OF: dict[str, tuple[str, int]] = {
     name: (role, rank) for role, names in _SYNONYMS.items() for rank, name in enumerate(names)
 }
-_BRACKETED = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+# Innermost brackets only: `\([^)]*\)` scanned from every "(" to the end of a cell with no ")",
+# quadratic in a preamble line of brackets. Stopping at the next opening bracket too keeps each
+# character in one scan; the brackets left over become spaces below anyway.
+_BRACKETED = re.compile(r"\([^()]*\)|\[[^\[\]]*\]")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 
 EXAMPLES = {

@@ -206,5 +206,7 @@ def _build(year: int, month: int, day: int, text: str) -> datetime.date:
 
 def is_day_month_date(text: str) -> bool:
     """True for numeric dates whose reading depends on the file's day/month order."""
+    if len(text) > _MAX_TEXT_CHARS:  # bounds the patterns' work, as in parse_date
+        return False
     match = _NUMERIC.fullmatch(_strip_noise(text))
     return match is not None and len(match.group(1)) != 4

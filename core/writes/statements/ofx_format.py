@@ -41,6 +41,8 @@ _STATEMENT_TAGS = ("STMTRS", "CCSTMTRS")
 _ACCOUNT_PATHS = ("BANKACCTFROM/ACCTID", "CCACCTFROM/ACCTID")
 _CODEC_NAMES = {"utf_8": "utf-8", "cp1252": "cp1252", "latin_1": "latin-1"}
 _POSITION = re.compile(r"position=\[(\d+):\d+\]")
+_BLANKS = re.compile(rb"\s+")
+_CDATA_OPEN, _CDATA_CLOSE = "<![CDATA[", "]]>"
 # Some banks send the SGML body without the OFX header block that ofxtools requires.
 _SYNTHETIC_HEADER = (
     "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\n"
@@ -106,12 +108,19 @@ def _parse_tree(source: _Source) -> tuple[ET.Element, str]:
     from ofxtools.header import OFXHeaderError, parse_header
     from ofxtools.Parser import ParseError
 
+    head, rest = _split_header(source.data)
     try:
-        header, body = parse_header(io.BytesIO(source.data))
+        header, body = parse_header(io.BytesIO(head))
+        if rest is not None:
+            body = rest.decode(header.codec).strip()
     except (OFXHeaderError, UnicodeDecodeError, ValueError) as exc:
         # ofxtools quotes the whole raw header in its message; its first line is the gist.
         detail = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else "unreadable"
         raise _malformed(1, f"the OFX header is invalid ({detail})") from None
+    unclosed = _unclosed_cdata(body)
+    if unclosed is not None:
+        line = _line_at(source, body, unclosed)
+        raise _malformed(line, "a CDATA section is not closed on its line")
     builder = _strict_tree_builder()()
     try:
         builder.feed(body)
@@ -124,6 +133,41 @@ def _parse_tree(source: _Source) -> tuple[ET.Element, str]:
     return root, encoding
 
 
+def _split_header(data: bytes) -> tuple[bytes, bytes | None]:
+    """What ofxtools' header parser is given, and the OFX 1 body it must not see.
+
+    For OFX 1 it searches the header lines with a pattern that, when they do not match, starts
+    again at every position and scans a whole run of blanks from each: quadratic in a broken
+    header's run of spaces, or in a body line read along with it. So it is given only the
+    header (everything before the first "<"), each run of blanks cut to one; the body is
+    decoded here. OFX 2 (an XML declaration) is searched for a literal, linear: left whole.
+    """
+    if data.lstrip().startswith(b"<?xml"):
+        return data, None
+    cut = data.find(b"<")
+    cut = len(data) if cut < 0 else cut
+    head = _BLANKS.sub(lambda m: b"\n" if b"\n" in m[0] else b" ", data[:cut])
+    return head + b"\n", data[cut:]
+
+
+def _unclosed_cdata(body: str) -> int | None:
+    """Offset of the first line holding a CDATA section that does not close on that line.
+
+    ofxtools reads CDATA as `<![CDATA[.+]]>` within one line: from each unclosed opener its
+    pattern scans to the end of the line and back, quadratic in a line of openers, and the
+    section's text would be dropped without a word.
+    """
+    if _CDATA_OPEN not in body:
+        return None
+    offset = 0
+    for line in body.split("\n"):
+        opener = line.rfind(_CDATA_OPEN)
+        if opener >= 0 and line.find(_CDATA_CLOSE, opener) < 0:
+            return offset
+        offset += len(line) + 1
+    return None
+
+
 def _malformed(line: int, reason: str) -> InvalidStatement:
     return InvalidStatement([LineError(line, None, f"the OFX file is malformed: {reason}")])
 
@@ -134,10 +178,14 @@ def _reason(message: str) -> str:
 
 def _error_line(source: _Source, body: str, message: str) -> int:
     """Physical line of a parse error: ofxtools reports an offset into the body text."""
+    match = _POSITION.search(message)
+    return _line_at(source, body, int(match.group(1)) if match else len(body))
+
+
+def _line_at(source: _Source, body: str, offset: int) -> int:
+    """Physical line of an offset into the body text."""
     body_start = source.data.upper().find(b"<OFX")
     first_line = source.data[: max(body_start, 0)].count(b"\n") + 1 - source.added_lines
-    match = _POSITION.search(message)
-    offset = int(match.group(1)) if match else len(body)
     return max(first_line + body[:offset].count("\n"), 1)
 
 
