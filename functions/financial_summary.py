@@ -35,7 +35,8 @@ from core.notify.channels import (
 from core.notify.inbox import summary_notification
 from core.queue import ClaimedJob, Failure
 from core.queue.retry import Next, next_step
-from core.summary.figures import CurrencySummary, Txn, compute_summaries
+from core.summary.figures import compute_summaries
+from core.summary.shapes import CurrencySummary, Txn
 from functions import register
 
 log = logging.getLogger("tally.jobs.financial_summary")

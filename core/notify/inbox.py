@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 from core.base.models import Notification, utcnow
 from core.base.money import display
 from core.drain.history import parse_id
-from core.summary.figures import CurrencySummary
+from core.summary.shapes import CurrencySummary
 
 SUMMARY_UPDATED = "summary-updated"
 

@@ -14,10 +14,11 @@ Definitions (the contract the API and the tests rely on):
   expenses descending, then name (code-point order).
 - `monthly`: every calendar month from `first_date`'s to `last_date`'s inclusive, empty months
   as zeros, oldest first.
-- Merchants (`normalise_merchant`): the description with card-terminal noise, masked card numbers,
-  dates, phone numbers and trailing reference/store numbers removed, case-folded for grouping and
-  shown in title case. Title case rather than "the most common original casing" keeps the name a
-  function of one description, so it never flips when a new row arrives. A description with no
+- Merchants (`core.summary.merchants.normalise_merchant`): the description with card-terminal
+  noise, masked card numbers, dates, phone numbers and trailing reference/store numbers removed,
+  case-folded for grouping and shown in title case. Title case rather than "the most common
+  original casing" keeps the name a function of one description, so it never flips when a new
+  row arrives. A description with no
   letter left has no merchant ("") and is left out of `top_merchants` and `recurring`.
 - `top_merchants`: spend = expenses minus refunds (positive amounts) at the merchant; only
   spend > 0; `count` counts every transaction at the merchant (charges and refunds); the 10
@@ -43,193 +44,26 @@ Definitions (the contract the API and the tests rely on):
 """
 
 import datetime
-import re
-import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
-from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, StrictInt
+from core.summary.merchants import normalise_merchant
+from core.summary.shapes import (
+    CategoryTotals,
+    CurrencySummary,
+    LargestExpense,
+    MerchantSpend,
+    MonthTotals,
+    RecurringCharge,
+    Txn,
+)
+from core.summary.totals import CurrencyAccumulator, MerchantMonth, Totals, category_of
 
-UNCATEGORIZED = "Uncategorized"
 TOP_MERCHANTS_LIMIT = 10
 RECURRING_MIN_MONTHS = 3
 # "Within 10% of each other": max * 10 <= min * 11, kept as integers so no float decides a run.
 RECURRING_TOLERANCE_NUMERATOR = 11
 RECURRING_TOLERANCE_DENOMINATOR = 10
 BASIS_POINTS = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class Txn:
-    date: datetime.date
-    amount_minor: int  # signed minor units: positive = income or refund, negative = expense
-    currency: str  # ISO 4217
-    description: str
-    category: str | None
-
-
-class _Figures(BaseModel):
-    # Frozen: a summary is a value. Unknown keys are ignored so that a reader one release behind
-    # can still load a document written by a newer release during a rolling deploy.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class CategoryTotals(_Figures):
-    category: str
-    income_minor: StrictInt
-    expenses_minor: StrictInt
-    net_minor: StrictInt
-    count: StrictInt
-
-
-class MonthTotals(_Figures):
-    month: str  # "YYYY-MM"
-    income_minor: StrictInt
-    expenses_minor: StrictInt
-    net_minor: StrictInt
-    count: StrictInt
-
-
-class MerchantSpend(_Figures):
-    merchant: str
-    spend_minor: StrictInt
-    count: StrictInt
-
-
-class LargestExpense(_Figures):
-    date: datetime.date
-    amount_minor: StrictInt  # positive
-    description: str
-    merchant: str
-    category: str
-
-
-class RecurringCharge(_Figures):
-    merchant: str
-    typical_amount_minor: StrictInt
-    months: StrictInt
-    last_date: datetime.date
-
-
-class CurrencySummary(_Figures):
-    currency: str
-    as_of: datetime.date
-    income_minor: StrictInt
-    expenses_minor: StrictInt
-    net_minor: StrictInt
-    transaction_count: StrictInt
-    first_date: datetime.date
-    last_date: datetime.date
-    by_category: list[CategoryTotals]
-    monthly: list[MonthTotals]
-    top_merchants: list[MerchantSpend]
-    avg_monthly_expense_minor: StrictInt | None
-    complete_months: StrictInt
-    savings_rate_bp: StrictInt | None
-    largest_expense: LargestExpense | None
-    recurring: list[RecurringCharge]
-    this_month: MonthTotals
-    last_month: MonthTotals
-    expenses_change_bp: StrictInt | None
-
-
-# --- merchant names -------------------------------------------------------------------------
-
-# A masked card number: up to four runs of mask characters, each run followed by one space or
-# hyphen, then 2-4 digits ("XXXX1234", "**** **** 4242", "xx-99"). Every pattern here sees user
-# text and must run in time linear in its length. The older `(?:[x*#]{2,}[\s-]?){1,4}` split one
-# run of mask characters into groups in polynomially many ways before failing: a 500-character
-# run of "*" took minutes. Here each run is taken whole (possessive `{2,}+`: what follows a run
-# is never a mask character, so giving one back could not help), which leaves one way to match.
-_MASK = r"(?:[x*#]{2,}+[\s-]){0,3}[x*#]{2,}+[\s-]?\d{2,4}"
-
-# Noise a card terminal or bank puts before the merchant's name; stripped repeatedly because
-# banks stack them ("POS DEBIT VISA 01/15 ...").
-_NOISE_PREFIX_WORDS = (
-    r"pos(?:\s+(?:debit|purchase|transaction|signature))?",
-    r"point\s+of\s+sale",
-    r"(?:debit\s+|credit\s+)?card\s+(?:purchase|payment|transaction)",
-    r"debit\s+card(?:\s+purchase)?",
-    r"debit\s+purchase",
-    r"visa(?:\s+(?:debit|purchase))?",
-    r"master\s?card",
-    r"check\s?card(?:\s+\d{4})?",  # BofA puts the MMDD straight after it
-    r"contactless",
-    r"direct\s+debit",
-    r"recurring\s+payment",
-    r"purchase(?:\s+authorized\s+on)?",
-    r"\d{1,2}/\d{1,2}(?:/\d{2,4})?",  # a transaction date
-    _MASK,  # a masked card number
-)
-# Payment processors that prefix the real merchant as "SQ *MERCHANT".
-_PROCESSOR_PREFIXES = ("sq", "tst", "paypal", "pp", "sp", "google", "goog")
-# Matched at a position (`pattern.match(text, pos)`), never by slicing the text: stripping
-# thousands of stacked prefixes stays one pass over the text.
-_NOISE_PREFIX = re.compile(
-    r"(?:(?:" + "|".join(_NOISE_PREFIX_WORDS) + r")(?:\s+|$)"
-    r"|(?:" + "|".join(_PROCESSOR_PREFIXES) + r")\s*\*\s*)"
-)
-# Masked card numbers and phone numbers can sit anywhere, including inside the merchant's part.
-# A mask starts where a run of mask characters starts and is not glued to a word ("tax 2024"
-# is no mask), or just after a "*" or "#" that glues it to a name ("AMZN*XX1234"). Either way a
-# run offers at most two starting points: trying again at every position inside a long run, as
-# the older pattern did, was quadratic.
-_MASKED_CARD = re.compile(r"(?:(?<![a-z*#])|(?<=[a-wyz][*#]))" + _MASK + r"\b")
-_PHONE = re.compile(r"(?:\(\d{3}\)\s?|\b\d{3}[-.])\d{3}[-.]\d{4}\b")
-# From the first token after the name's first word that is a reference: "#..." or a token with
-# three or more digits (store numbers, dates, order ids). Two digits are kept ("Forever 21").
-_REFERENCE_TAIL = re.compile(r"\s(?:#|(?:[^\s\d]*\d){3}).*$")
-_WORD_START = re.compile(r"(?:^|(?<=[\s&/(+\-]))(\w)")
-_EDGE_PUNCTUATION = " -.,*#/:;_|"
-
-
-def normalise_merchant(description: str) -> str:
-    """The merchant's display name, also its grouping key ("" when nothing identifiable is left).
-
-    "POS NETFLIX.COM 866-579-7172" -> "Netflix.com"; "SQ *BLUE BOTTLE COFFEE" -> "Blue Bottle
-    Coffee". Cached: the same descriptions recur month after month and across users.
-    """
-    return _normalise_merchant(description)
-
-
-@lru_cache(maxsize=65_536)
-def _normalise_merchant(description: str) -> str:
-    # NFKC first so full-width and ligature forms group with their plain spelling.
-    text = " ".join(unicodedata.normalize("NFKC", description).casefold().split())
-    text = _PHONE.sub(" ", _MASKED_CARD.sub(" ", text)).strip()
-    start = 0
-    while match := _NOISE_PREFIX.match(text, start):
-        start = match.end()
-    text = text[start:].lstrip()
-    # After the processor prefixes are gone, "*" only separates a name from a reference
-    # ("AMZN MKTP US*2K4RT5") or a sub-name ("UBER *EATS").
-    text = " ".join(text.replace("*", " ").split())
-    text = _REFERENCE_TAIL.sub("", text).strip(_EDGE_PUNCTUATION)
-    if not any(char.isalpha() for char in text):
-        return ""
-    return _WORD_START.sub(lambda m: m.group(1).upper(), text)
-
-
-# --- accumulation -----------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Totals:
-    income: int = 0
-    expenses: int = 0  # positive
-    count: int = 0
-
-    def merge(self, other: "_Totals") -> None:
-        self.income += other.income
-        self.expenses += other.expenses
-        self.count += other.count
-
-
-@dataclass(slots=True)
-class _MerchantMonth(_Totals):
-    # date.min until the first charge; only months holding a charge are ever read.
-    last_expense_date: datetime.date = datetime.date.min
 
 
 def _month_index(day: datetime.date) -> int:
@@ -240,93 +74,20 @@ def _month_label(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _category_of(category: str | None) -> str:
-    return (category or "").strip() or UNCATEGORIZED
-
-
-def _outranks(txn: Txn, best: Txn) -> bool:
-    """Whether `txn` is a larger expense than `best`, ties broken on the data, not arrival order."""
-    if txn.amount_minor != best.amount_minor:
-        return txn.amount_minor < best.amount_minor
-    return (txn.date, txn.description, _category_of(txn.category)) < (
-        best.date,
-        best.description,
-        _category_of(best.category),
-    )
-
-
-class _CurrencyAccumulator:
-    """One pass over a currency's transactions: totals per month, per category and per
-    (merchant, month); every other figure is derived from those, which stay few."""
-
-    __slots__ = (
-        "by_category",
-        "by_month",
-        "first_date",
-        "largest",
-        "largest_merchant",
-        "last_date",
-        "spending",
-    )
-
-    def __init__(self, day: datetime.date) -> None:
-        self.by_month: dict[int, _Totals] = {}
-        self.by_category: dict[str, _Totals] = {}
-        self.spending: dict[tuple[str, int], _MerchantMonth] = {}
-        self.first_date = day
-        self.last_date = day
-        self.largest: Txn | None = None
-        self.largest_merchant = ""
-
-    def add(self, txn: Txn, merchant: str) -> None:
-        # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.
-        day = txn.date
-        amount = txn.amount_minor
-        month = day.year * 12 + day.month - 1
-        in_month = self.by_month.get(month)
-        if in_month is None:
-            in_month = self.by_month[month] = _Totals()
-        category = (txn.category or "").strip() or UNCATEGORIZED  # = _category_of, inlined
-        in_category = self.by_category.get(category)
-        if in_category is None:
-            in_category = self.by_category[category] = _Totals()
-        at_merchant = self.spending.get((merchant, month))
-        if at_merchant is None:
-            at_merchant = self.spending[merchant, month] = _MerchantMonth()
-        in_month.count += 1
-        in_category.count += 1
-        at_merchant.count += 1
-        if amount > 0:
-            in_month.income += amount
-            in_category.income += amount
-            at_merchant.income += amount
-        elif amount < 0:
-            in_month.expenses -= amount
-            in_category.expenses -= amount
-            at_merchant.expenses -= amount
-            if day > at_merchant.last_expense_date:
-                at_merchant.last_expense_date = day
-            largest = self.largest
-            if largest is None or (amount <= largest.amount_minor and _outranks(txn, largest)):
-                self.largest = txn
-                self.largest_merchant = merchant
-        if day < self.first_date:
-            self.first_date = day
-        elif day > self.last_date:
-            self.last_date = day
+# --- accumulation -----------------------------------------------------------------------------
 
 
 def compute_summaries(txns: Iterable[Txn], *, today: datetime.date) -> dict[str, CurrencySummary]:
     """Every figure of one user's summary, per currency present, keys in sorted order."""
-    accumulators: dict[str, _CurrencyAccumulator] = {}
+    accumulators: dict[str, CurrencyAccumulator] = {}
     merchants: dict[str, str] = {}  # cheaper than the shared cache for a user's repeats
     for txn in txns:
         merchant = merchants.get(txn.description)
         if merchant is None:
-            merchant = merchants[txn.description] = _normalise_merchant(txn.description)
+            merchant = merchants[txn.description] = normalise_merchant(txn.description)
         accumulator = accumulators.get(txn.currency)
         if accumulator is None:
-            accumulator = accumulators[txn.currency] = _CurrencyAccumulator(txn.date)
+            accumulator = accumulators[txn.currency] = CurrencyAccumulator(txn.date)
         accumulator.add(txn, merchant)
     return {
         currency: _summarise(currency, accumulators[currency], today)
@@ -338,18 +99,18 @@ def compute_summaries(txns: Iterable[Txn], *, today: datetime.date) -> dict[str,
 
 
 def _by_merchant(
-    spending: dict[tuple[str, int], _MerchantMonth],
-) -> tuple[dict[str, _Totals], dict[str, dict[int, _MerchantMonth]]]:
+    spending: dict[tuple[str, int], MerchantMonth],
+) -> tuple[dict[str, Totals], dict[str, dict[int, MerchantMonth]]]:
     """Totals per merchant, and per merchant the months holding at least one charge (a month
     with nothing but a refund is no payment, for `recurring`)."""
-    totals: dict[str, _Totals] = {}
-    charges: dict[str, dict[int, _MerchantMonth]] = {}
+    totals: dict[str, Totals] = {}
+    charges: dict[str, dict[int, MerchantMonth]] = {}
     for (merchant, month), at_merchant in spending.items():
         if not merchant:
             continue
         merchant_totals = totals.get(merchant)
         if merchant_totals is None:
-            merchant_totals = totals[merchant] = _Totals()
+            merchant_totals = totals[merchant] = Totals()
         merchant_totals.merge(at_merchant)
         if at_merchant.expenses:
             charges.setdefault(merchant, {})[month] = at_merchant
@@ -368,8 +129,8 @@ def _basis_points(numerator: int, denominator: int) -> int | None:
     return _div_half_up(numerator * BASIS_POINTS, denominator)
 
 
-def _month_totals(index: int, totals: _Totals | None) -> MonthTotals:
-    totals = totals or _Totals()
+def _month_totals(index: int, totals: Totals | None) -> MonthTotals:
+    totals = totals or Totals()
     return MonthTotals(
         month=_month_label(index),
         income_minor=totals.income,
@@ -379,7 +140,7 @@ def _month_totals(index: int, totals: _Totals | None) -> MonthTotals:
     )
 
 
-def _categories(by_category: dict[str, _Totals]) -> list[CategoryTotals]:
+def _categories(by_category: dict[str, Totals]) -> list[CategoryTotals]:
     ordered = sorted(by_category.items(), key=lambda item: (-item[1].expenses, item[0]))
     return [
         CategoryTotals(
@@ -393,7 +154,7 @@ def _categories(by_category: dict[str, _Totals]) -> list[CategoryTotals]:
     ]
 
 
-def _top_merchants(by_merchant: dict[str, _Totals]) -> list[MerchantSpend]:
+def _top_merchants(by_merchant: dict[str, Totals]) -> list[MerchantSpend]:
     spending = [
         (totals.expenses - totals.income, name, totals.count)
         for name, totals in by_merchant.items()
@@ -407,7 +168,7 @@ def _top_merchants(by_merchant: dict[str, _Totals]) -> list[MerchantSpend]:
 
 
 def _average_monthly_expense(
-    by_month: dict[int, _Totals], first_date: datetime.date, today: datetime.date
+    by_month: dict[int, Totals], first_date: datetime.date, today: datetime.date
 ) -> tuple[int | None, int]:
     """(average, number of complete months): see the module docstring for "complete"."""
     start = _month_index(first_date) + (0 if first_date.day == 1 else 1)
@@ -464,7 +225,7 @@ def _consecutive_runs(months: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _recurring_charge(merchant: str, charges: dict[int, _MerchantMonth]) -> RecurringCharge | None:
+def _recurring_charge(merchant: str, charges: dict[int, MerchantMonth]) -> RecurringCharge | None:
     months = sorted(charges)
     best: list[int] = []  # month indexes of the best window so far
     for run_start, run_stop in _consecutive_runs(months):
@@ -484,7 +245,7 @@ def _recurring_charge(merchant: str, charges: dict[int, _MerchantMonth]) -> Recu
     )
 
 
-def _recurring(merchants: dict[str, dict[int, _MerchantMonth]]) -> list[RecurringCharge]:
+def _recurring(merchants: dict[str, dict[int, MerchantMonth]]) -> list[RecurringCharge]:
     found = [
         charge
         for merchant, charges in merchants.items()
@@ -498,7 +259,7 @@ def _recurring(merchants: dict[str, dict[int, _MerchantMonth]]) -> list[Recurrin
 # --- assembly ---------------------------------------------------------------------------------
 
 
-def _largest_expense(accumulator: _CurrencyAccumulator) -> LargestExpense | None:
+def _largest_expense(accumulator: CurrencyAccumulator) -> LargestExpense | None:
     txn = accumulator.largest
     if txn is None:
         return None
@@ -507,14 +268,14 @@ def _largest_expense(accumulator: _CurrencyAccumulator) -> LargestExpense | None
         amount_minor=-txn.amount_minor,
         description=txn.description,
         merchant=accumulator.largest_merchant,
-        category=_category_of(txn.category),
+        category=category_of(txn.category),
     )
 
 
 def _summarise(
-    currency: str, accumulator: _CurrencyAccumulator, today: datetime.date
+    currency: str, accumulator: CurrencyAccumulator, today: datetime.date
 ) -> CurrencySummary:
-    total = _Totals()
+    total = Totals()
     for in_month in accumulator.by_month.values():
         total.merge(in_month)
     by_merchant, charges = _by_merchant(accumulator.spending)

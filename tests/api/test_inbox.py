@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from api._http.app import create_app
 from core.base.auth import mint_token
 from core.base.settings import get_settings
-from core.summary.figures import Txn, compute_summaries
+from core.summary.figures import compute_summaries
+from core.summary.shapes import Txn
 from tests.conftest import CRON_SECRET
 from tests.support import World
 

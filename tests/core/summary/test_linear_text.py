@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.summary.figures import normalise_merchant
+from core.summary.merchants import normalise_merchant
 
 N = 10_000
 

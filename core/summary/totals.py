@@ -1,0 +1,105 @@
+"""One pass over a user's transactions in one currency: totals per month, per category and per
+(merchant, month). `core.summary.figures` derives every figure from those, which stay few.
+Pure computation, no I/O.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from core.summary.shapes import Txn
+
+UNCATEGORIZED = "Uncategorized"
+
+
+@dataclass(slots=True)
+class Totals:
+    income: int = 0
+    expenses: int = 0  # positive
+    count: int = 0
+
+    def merge(self, other: "Totals") -> None:
+        self.income += other.income
+        self.expenses += other.expenses
+        self.count += other.count
+
+
+@dataclass(slots=True)
+class MerchantMonth(Totals):
+    # date.min until the first charge; only months holding a charge are ever read.
+    last_expense_date: datetime.date = datetime.date.min
+
+
+def category_of(category: str | None) -> str:
+    return (category or "").strip() or UNCATEGORIZED
+
+
+def _outranks(txn: Txn, best: Txn) -> bool:
+    """Whether `txn` is a larger expense than `best`, ties broken on the data, not arrival order."""
+    if txn.amount_minor != best.amount_minor:
+        return txn.amount_minor < best.amount_minor
+    return (txn.date, txn.description, category_of(txn.category)) < (
+        best.date,
+        best.description,
+        category_of(best.category),
+    )
+
+
+class CurrencyAccumulator:
+    """One pass over a currency's transactions: totals per month, per category and per
+    (merchant, month); every other figure is derived from those, which stay few."""
+
+    __slots__ = (
+        "by_category",
+        "by_month",
+        "first_date",
+        "largest",
+        "largest_merchant",
+        "last_date",
+        "spending",
+    )
+
+    def __init__(self, day: datetime.date) -> None:
+        self.by_month: dict[int, Totals] = {}
+        self.by_category: dict[str, Totals] = {}
+        self.spending: dict[tuple[str, int], MerchantMonth] = {}
+        self.first_date = day
+        self.last_date = day
+        self.largest: Txn | None = None
+        self.largest_merchant = ""
+
+    def add(self, txn: Txn, merchant: str) -> None:
+        # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.
+        day = txn.date
+        amount = txn.amount_minor
+        month = day.year * 12 + day.month - 1
+        in_month = self.by_month.get(month)
+        if in_month is None:
+            in_month = self.by_month[month] = Totals()
+        category = (txn.category or "").strip() or UNCATEGORIZED  # = category_of, inlined
+        in_category = self.by_category.get(category)
+        if in_category is None:
+            in_category = self.by_category[category] = Totals()
+        at_merchant = self.spending.get((merchant, month))
+        if at_merchant is None:
+            at_merchant = self.spending[merchant, month] = MerchantMonth()
+        in_month.count += 1
+        in_category.count += 1
+        at_merchant.count += 1
+        if amount > 0:
+            in_month.income += amount
+            in_category.income += amount
+            at_merchant.income += amount
+        elif amount < 0:
+            in_month.expenses -= amount
+            in_category.expenses -= amount
+            at_merchant.expenses -= amount
+            if day > at_merchant.last_expense_date:
+                at_merchant.last_expense_date = day
+            largest = self.largest
+            if largest is None or (amount <= largest.amount_minor and _outranks(txn, largest)):
+                self.largest = txn
+                self.largest_merchant = merchant
+        if day < self.first_date:
+            self.first_date = day
+        elif day > self.last_date:
+            self.last_date = day
