@@ -5,6 +5,11 @@ transactions, read the stored summaries, then one write transaction (lock, guard
 update, replace summaries, job rows, notifications). When optional notification channels are
 configured, delivery follows the commit and adds a fixed number of statements (one SELECT of
 addresses when email is on, one UPDATE of the outcomes); with none configured it adds nothing.
+Under a deadline, one more statement bounds the write's wait for row locks.
+
+Under a deadline (`JobContext.deadline`) the users are computed one after the other until it
+comes; the rest are released. One user's computation is cut short when it reaches its share of
+the budget (then it is that user's failure) or the deadline (then it is released too).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import json
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -44,6 +49,11 @@ log = logging.getLogger("tally.jobs.financial_summary")
 KIND = "financial-summary"
 # Figures that move with the calendar, not with the data: not a reason to notify anyone.
 _VOLATILE = {"as_of", "this_month", "last_month", "expenses_change_bp", "computed_at"}
+# Transactions summed between two looks at the clock while a user's computation has a limit.
+CLOCK_EVERY_TRANSACTIONS = 512
+# Under a deadline, how long the write may wait for row locks another drain holds; then the
+# batch is released (a lock timeout is no user's failure). The lease covers it.
+WRITE_LOCK_WAIT_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -65,6 +75,29 @@ class _Batch:
     # Inserted notifications, kept only when an optional channel will send them.
     outgoing: list[OutgoingNotification] = field(default_factory=list)
     emails: dict[str, str | None] = field(default_factory=dict)
+    # Not computed: the deadline came first. Back to the queue, no attempt counted.
+    released: list[str] = field(default_factory=list)
+
+
+class _OutOfTime(Exception):
+    """A user's computation reached its limit."""
+
+
+def _checked(txns: list[Txn], limit: float, clock: Callable[[], float]) -> Iterator[Txn]:
+    """`txns`, raising _OutOfTime once `clock` passes `limit` (looked at every few hundred)."""
+    for start in range(0, len(txns), CLOCK_EVERY_TRANSACTIONS):
+        if clock() >= limit:
+            raise _OutOfTime
+        yield from txns[start : start + CLOCK_EVERY_TRANSACTIONS]
+
+
+def _limit(ctx: JobContext, started: float) -> tuple[float | None, bool]:
+    """When this user's computation must stop, and whether that limit is the user's own share
+    of the budget (reaching it is the user's failure) rather than the batch's deadline."""
+    share_end = None if ctx.share_seconds is None else started + ctx.share_seconds
+    if ctx.deadline is not None and (share_end is None or ctx.deadline < share_end):
+        return ctx.deadline, False
+    return share_end, True
 
 
 def _ids_param(name: str) -> sa.BindParameter[Any]:
@@ -129,13 +162,32 @@ def _beyond_columns(summaries: dict[str, CurrencySummary]) -> str | None:
 
 def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None:
     today = datetime.fromtimestamp(ctx.clock(), UTC).date()
-    for job in batch.jobs:
+    for index, job in enumerate(batch.jobs):
         if job.id not in batch.versions:
             batch.failures[job.id] = Failure(job.id, "no such user", permanent=True)
             continue
+        now = ctx.monotonic()
+        if ctx.deadline is not None and now >= ctx.deadline:
+            batch.released = [j.id for j in batch.jobs[index:] if j.id in batch.versions]
+            return
+        limit, own_share = _limit(ctx, now)
+        rows = txns.get(job.id, [])
         started = time.perf_counter()
         try:
-            summaries = compute_summaries(txns.get(job.id, []), today=today)
+            bounded = rows if limit is None else _checked(rows, limit, ctx.monotonic)
+            summaries = compute_summaries(bounded, today=today)
+        except _OutOfTime:
+            if not own_share:  # the deadline, not this user, cut it short
+                batch.released = [j.id for j in batch.jobs[index:] if j.id in batch.versions]
+                return
+            share = ctx.share_seconds or 0.0
+            error = (
+                f"the summary of {len(rows)} transactions took longer than its share of the "
+                f"drain's budget ({share:.1f}s)"
+            )
+            log.warning("summary for one user stopped: %s", error)
+            batch.failures[job.id] = Failure(job.id, error)
+            continue
         except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
             log.warning("summary for one user failed: %s", type(exc).__name__)
             batch.failures[job.id] = Failure(job.id, f"{type(exc).__name__}: {exc}")
@@ -243,7 +295,10 @@ def _job_rows(
 ) -> list[dict[str, Any]]:
     now = utcnow()
     rows = []
+    released = set(batch.released)
     for job in batch.jobs:
+        if job.id in released:  # not worked on: no history to record
+            continue
         failure = batch.failures.get(job.id)
         status, error = JobStatus.SUCCEEDED, None
         if failure is not None:
@@ -270,7 +325,13 @@ def _job_rows(
     return rows
 
 
+_LOCK_WAIT = sa.text("SELECT set_config('lock_timeout', :value, true)")
+
+
 def _write(session: Session, batch: _Batch, ctx: JobContext, started: datetime) -> set[str]:
+    if ctx.deadline is not None and session.get_bind().dialect.name == "postgresql":
+        # A lock another drain holds must not keep this one past its deadline.
+        session.execute(_LOCK_WAIT, {"value": f"{int(WRITE_LOCK_WAIT_SECONDS * 1000)}ms"})
     winners = _guard(session, batch)
     changed = {uid for uid in winners if _changed(batch, uid)}
     now = utcnow()
@@ -329,18 +390,22 @@ class FinancialSummaryJob:
     def run(self, jobs: Sequence[ClaimedJob], ctx: JobContext) -> BatchResult:
         started = utcnow()
         batch = _Batch(jobs=jobs)
+        changed: set[str] = set()
         with Session(ctx.engine) as session:
             txns = _read(session, batch)
             session.rollback()  # end the read transaction before the slow part
             _compute(batch, txns, ctx)
-            changed = _write(session, batch, ctx, started)
-            session.commit()
+            if batch.computed or batch.failures:  # nothing to write when all were released
+                changed = _write(session, batch, ctx, started)
+                session.commit()
         if batch.outgoing:
             _send_channels(ctx, batch)
+        released = set(batch.released)
         return BatchResult(
-            ok=[job.id for job in jobs if job.id not in batch.failures],
+            ok=[job.id for job in jobs if job.id not in batch.failures and job.id not in released],
             failed=list(batch.failures.values()),
             changed=sorted(changed),
+            released=batch.released,
         )
 
     def reconcile(self, ctx: JobContext, limit: int) -> list[str]:

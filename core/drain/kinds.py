@@ -26,6 +26,12 @@ class JobContext:
     settings: Settings
     engine: Engine
     clock: Callable[[], float] = time.time
+    # When the batch must stop working (on `monotonic`'s scale; None: no limit). Ids not
+    # reached by then go back in `BatchResult.released`, with no attempt counted.
+    deadline: float | None = None
+    # How long one id's work may take before it counts as that id's failure (None: no limit).
+    share_seconds: float | None = None
+    monotonic: Callable[[], float] = time.monotonic
 
 
 @dataclass(slots=True)
@@ -34,13 +40,16 @@ class BatchResult:
     failed: list[Failure] = field(default_factory=list)
     # Ids whose result changed what the user sees (they were notified).
     changed: list[str] = field(default_factory=list)
+    # Ids not worked on (the deadline came first): back to the queue, their attempt not counted.
+    released: list[str] = field(default_factory=list)
 
 
 class JobKind(Protocol):
     name: str
 
     def run(self, jobs: Sequence[ClaimedJob], ctx: JobContext) -> BatchResult:
-        """Process the batch; an exception fails every id in it (to be retried)."""
+        """Process the batch; an exception fails every id in it (to be retried), except one
+        that says a database or the network is unreachable: that releases the batch."""
         ...
 
     def reconcile(self, ctx: JobContext, limit: int) -> list[str]:

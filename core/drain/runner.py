@@ -3,6 +3,13 @@
 A run reconciles (the database's overdue ids go back on the queue), reaps (expired leases and
 due retries), then claims and processes batches while the time left covers another batch. It
 never leaves a claimed id behind: an interrupted batch is released to the front of the queue.
+
+The deadline also holds inside a batch: the job stops between users (and cuts one user's
+computation short) when it comes, the runner settles what was done and releases the rest
+without counting their attempt. A lease lasts as long as the run may, plus the time to write
+and settle, so the ids of a run the platform kills come back by the next tick. A database or
+network that cannot be reached is nobody's failure: the batch is released, no attempt counted,
+and the run stops with `error`.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cache
 from typing import TypeVar
 
+import sqlalchemy.exc as sa_exc
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -39,6 +47,14 @@ SMOOTHING = 0.5
 # Tries of each claim, settle and release request, and the pause that grows between them.
 QUEUE_TRIES = 3
 QUEUE_RETRY_SECONDS = 0.1
+# A lease outlives the run's deadline by this much: the last batch's write (its lock wait is
+# bounded, see functions/financial_summary.py) and settle. Longer, and the ids of a killed run
+# would miss the next tick; shorter, and a live batch could lose its lease.
+LEASE_GRACE_SECONDS = 15.0
+# One user's computation may use this share of the run's budget before it is that user's
+# failure. Half: a user cut short by the deadline with less time than that is released instead,
+# comes back first in the next run's first batch, and then has at least this much.
+USER_SHARE_OF_BUDGET = 0.5
 
 T = TypeVar("T")
 
@@ -89,14 +105,22 @@ class _Pace:
     """Measures time per job and sizes the next batch to what the time left allows."""
 
     deadline: float | None
+    clock: Callable[[], float] = time.monotonic
     seconds_per_job: float = INITIAL_SECONDS_PER_JOB
     batches: list[float] = field(default_factory=list)
 
     def next_size(self, wanted: int) -> int:
         if self.deadline is None:
             return wanted
-        left = self.deadline - time.monotonic() - SAFETY_MARGIN_SECONDS
+        left = self.deadline - self.clock() - SAFETY_MARGIN_SECONDS
         return max(0, min(wanted, int(left / self.seconds_per_job)))
+
+    def lease_seconds(self, configured: int) -> float:
+        """The run's time left plus the grace, never longer than LEASE_SECONDS."""
+        if self.deadline is None:
+            return float(configured)
+        left = max(0.0, self.deadline - self.clock())
+        return min(float(configured), left + LEASE_GRACE_SECONDS)
 
     def record(self, jobs: int, seconds: float) -> None:
         if jobs:
@@ -118,12 +142,31 @@ def _reconcile(kind: JobKind, queue: JobQueue, ctx: JobContext, stats: DrainStat
         log.warning("reconcile kind=%s failed: %s", kind.name, type(exc).__name__)
 
 
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says a database or the network could not be reached (or timed out):
+    something outside every user, which must cost no user an attempt."""
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    infrastructure = (
+        sa_exc.OperationalError,  # refused, reset, lock or statement timeout, failover
+        sa_exc.InterfaceError,
+        sa_exc.DisconnectionError,
+        sa_exc.TimeoutError,  # no connection from the pool in time
+        ConnectionError,
+        TimeoutError,
+    )
+    return isinstance(exc, infrastructure)
+
+
 def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> tuple[BatchResult, str | None]:
     """The batch's result, and the error when the job raised for the batch as a whole."""
     try:
         return kind.run(claim.jobs, ctx), None
-    except Exception as exc:  # noqa: BLE001 - the whole batch fails and is retried
+    except Exception as exc:  # noqa: BLE001 - the whole batch is released or fails
         error = _short(exc)
+        if unreachable(exc):
+            log.warning("batch kind=%s claim=%s released: %s", kind.name, claim.claim_id, error)
+            return BatchResult(released=claim.ids), error
         log.warning("batch kind=%s claim=%s failed: %s", kind.name, claim.claim_id, error)
         return BatchResult(failed=[Failure(id=job.id, error=error) for job in claim.jobs]), error
 
@@ -148,13 +191,14 @@ def _retrying[T](what: str, call: Callable[[], T]) -> T:
 
 
 def _run_batch(
-    kind: JobKind, queue: JobQueue, ctx: JobContext, size: int, stats: DrainStats
-) -> int:
-    """Claim, process and settle one batch; returns how many ids it claimed."""
+    kind: JobKind, queue: JobQueue, ctx: JobContext, size: int, stats: DrainStats, pace: _Pace
+) -> tuple[int, int]:
+    """Claim, process and settle one batch; returns how many ids it claimed and released."""
     claim_id = uuid.uuid4().hex  # the same id on every try: a re-sent claim pops nothing new
-    claim = _retrying("claim", lambda: queue.claim(size, claim_id))
+    lease = pace.lease_seconds(ctx.settings.lease_seconds)
+    claim = _retrying("claim", lambda: queue.claim(size, claim_id, lease_seconds=lease))
     if not claim.jobs:
-        return 0
+        return 0, 0
     stats.claimed += len(claim)
     try:
         result, crashed = _process(kind, claim, ctx)
@@ -162,24 +206,42 @@ def _run_batch(
         # Ctrl-C or the platform stopping us mid-batch: hand everything back untouched.
         stats.released += _retrying("release", lambda: queue.release(claim)).released
         raise
-    settled = _retrying("settle", lambda: queue.settle(claim, ok=result.ok, failed=result.failed))
+    settled = _retrying(
+        "settle",
+        lambda: queue.settle(claim, ok=result.ok, failed=result.failed, release=result.released),
+    )
     stats.succeeded += settled.acked
     stats.failed += settled.retried + settled.dead
     stats.retried += settled.retried
     stats.dead += settled.dead
+    stats.released += settled.released
     stats.changed += len(result.changed)
     stats.batches += 1
     # A job that raised for a whole batch met something outside any one user (the database
-    # is down, say): the next batch would fail the same way and burn its users' attempts too.
+    # is down, say): the next batch would fail the same way.
     stats.error = crashed
-    return len(claim)
+    return len(claim), len(result.released)
+
+
+def _batch_context(ctx: JobContext, pace: _Pace, budget_seconds: float | None) -> JobContext:
+    """The context a batch runs with: the run's deadline, less the margin for settling."""
+    if pace.deadline is None or budget_seconds is None:
+        return ctx
+    return replace(
+        ctx,
+        deadline=pace.deadline - SAFETY_MARGIN_SECONDS,
+        share_seconds=budget_seconds * USER_SHARE_OF_BUDGET,
+        monotonic=pace.clock,
+    )
 
 
 def _loop(
     kind: JobKind, queue: JobQueue, ctx: JobContext, opts: DrainOptions, stats: DrainStats
 ) -> StopReason:
-    deadline = None if opts.budget_seconds is None else time.monotonic() + opts.budget_seconds
-    pace = _Pace(deadline)
+    clock = ctx.monotonic
+    deadline = None if opts.budget_seconds is None else clock() + opts.budget_seconds
+    pace = _Pace(deadline, clock)
+    batch_ctx = _batch_context(ctx, pace, opts.budget_seconds)
     while True:
         if opts.should_stop():
             return StopReason.INTERRUPTED
@@ -191,15 +253,17 @@ def _loop(
         size = pace.next_size(wanted)
         if size <= 0:
             return StopReason.DEADLINE
-        started = time.monotonic()
-        claimed = _run_batch(kind, queue, ctx, size, stats)
+        started = clock()
+        claimed, released = _run_batch(kind, queue, batch_ctx, size, stats, pace)
         if claimed == 0:
             return StopReason.EMPTY
         if stats.error is not None:
             return StopReason.ERROR
-        pace.record(claimed, time.monotonic() - started)
+        pace.record(claimed - released, clock() - started)
         if opts.on_batch is not None:
             opts.on_batch(stats)
+        if released:  # the batch met the deadline
+            return StopReason.DEADLINE
 
 
 def _record(ctx: JobContext, stats: DrainStats, started_at: datetime) -> None:

@@ -143,10 +143,16 @@ class JobQueue:
         log.info("enqueue kind=%s ids=%d added=%d sweep=%s", self.kind, len(ids), added, sweep)
         return added
 
-    def claim(self, count: int, claim_id: str | None = None) -> Claim:
-        """Pop up to `count` ids, lease them and count the attempt. Safe to re-send."""
+    def claim(
+        self, count: int, claim_id: str | None = None, *, lease_seconds: float | None = None
+    ) -> Claim:
+        """Pop up to `count` ids, lease them and count the attempt. Safe to re-send.
+
+        The lease lasts `lease_seconds` (default LEASE_SECONDS).
+        """
         claim_id = claim_id or uuid.uuid4().hex
-        lease_ms = self.settings.lease_seconds * 1000
+        seconds = self.settings.lease_seconds if lease_seconds is None else lease_seconds
+        lease_ms = int(seconds * 1000)
         args: list[str | int] = [claim_id, count, self._now_ms(), lease_ms]
         raw = run(self.redis, ScriptName.CLAIM, self.keys, args)
         if not raw:

@@ -335,9 +335,27 @@ def test_a_batch_that_fails_as_a_whole_stops_the_run(
     monkeypatch.setattr(job_module, "_read", down)
     stats = drain_all(batch_size=4)
 
-    assert (stats.claimed, stats.retried, stats.stop_reason) == (4, 4, StopReason.ERROR)
+    # An unreachable database is nobody's failure: the batch goes back, no attempt counted.
+    assert (stats.claimed, stats.released, stats.retried) == (4, 4, 0)
+    assert stats.stop_reason is StopReason.ERROR
     assert stats.error is not None
     assert "OperationalError" in stats.error
+    assert world.queue.stats().pending == 12
+
+
+def test_a_batch_that_raises_a_bug_fails_and_stops_the_run(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Anything else raised for the whole batch is the job's failure: retried with backoff.
+    world.seed(users=12, per_user=2)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(job_module, "_read", broken)
+    stats = drain_all(batch_size=4)
+
+    assert (stats.claimed, stats.retried, stats.stop_reason) == (4, 4, StopReason.ERROR)
     assert world.queue.stats().pending == 8  # the others keep their attempts
 
 
