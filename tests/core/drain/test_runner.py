@@ -196,7 +196,7 @@ def test_leases_last_the_run_s_budget_and_the_grace_not_lease_seconds(
     # waited for the tick after next. Sized from the budget, they come back at the next one.
     world.seed(users=2, per_user=3)
     deadlines: list[float] = []
-    real_run: Callable[..., Any] = KIND.run  # type: ignore[attr-defined]
+    real_run: Callable[..., Any] = KIND.run
 
     def watch(jobs: Any, ctx: JobContext) -> Any:
         claims = upstash.raw.hgetall(f"{upstash.prefix}:financial-summary:claims")
@@ -231,7 +231,8 @@ def test_a_database_outage_costs_no_attempt_and_stops_each_run(
         stats = run_drain(world, DrainOptions(batch_size=4), engine=down)
         assert (stats.claimed, stats.released, stats.failed) == (4, 4, 0)
         assert stats.stop_reason is StopReason.ERROR
-        assert stats.error is not None and "OperationalError" in stats.error
+        assert stats.error is not None
+        assert "OperationalError" in stats.error
 
     queue = world.queue.stats()
     assert (queue.pending, queue.dead, queue.retrying, queue.leased) == (8, 0, 0, 0)
@@ -253,6 +254,7 @@ def test_a_write_that_times_out_on_a_lock_releases_the_batch(
         stats = run_drain(world, DrainOptions(budget_seconds=20, batch_size=3))
     assert (stats.claimed, stats.released, stats.failed) == (3, 3, 0)
     assert stats.stop_reason is StopReason.ERROR
-    assert stats.error is not None and "lock timeout" in stats.error
+    assert stats.error is not None
+    assert "lock timeout" in stats.error
     assert attempts(upstash, users) == {u: 0 for u in users}
     assert world.scalar("SELECT count(*) FROM background_jobs") == 0
