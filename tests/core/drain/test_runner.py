@@ -21,7 +21,8 @@ import functions.financial_summary as job_module
 from core.base.db import make_engine
 from core.drain.kinds import JobContext
 from core.drain.runner import LEASE_GRACE_SECONDS, DrainOptions, DrainStats, StopReason, drain
-from core.summary.figures import Txn, compute_summaries
+from core.summary.figures import compute_summaries
+from core.summary.shapes import Txn
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
