@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event
 
+from core.queue.scripts import LUA_DIR
 from tooling.bench.figures import UpstashUsage
 
 if TYPE_CHECKING:
@@ -23,31 +26,24 @@ if TYPE_CHECKING:
 # Commands the proxy itself sends when it opens a pooled connection to Redis; real Upstash has
 # no such hop, so they are not billed. INFO is the meter's own reading.
 NOT_BILLED = frozenset({"info", "client|setinfo", "client|setname", "hello", "select"})
-# Every command Tally's queue scripts can run (plus the script calls). Anything else appearing in
-# a measured window came from another client of the same Redis.
-QUEUE_COMMANDS = frozenset(
-    {
-        "evalsha",
-        "eval",
-        "exists",
-        "hget",
-        "hmget",
-        "hset",
-        "hdel",
-        "hgetall",
-        "hvals",
-        "lpop",
-        "lpush",
-        "rpush",
-        "llen",
-        "zadd",
-        "zrem",
-        "zscore",
-        "zcard",
-        "zrange",
-        "zrangebyscore",
+# Every command Tally's queue can send: what its Lua scripts call (read from the scripts
+# themselves, so a new script cannot make the bench cry wolf), the script calls, and the few
+# commands `JobQueue` and the health check send directly. Anything else appearing in a measured
+# window came from another client of the same Redis.
+_LUA_CALL = re.compile(r"redis\.p?call\(\s*['\"]([A-Za-z]+)['\"]")
+_DIRECT_COMMANDS = frozenset({"evalsha", "eval", "hmget", "zrange", "ping"})
+
+
+def queue_commands(lua_dir: Path = LUA_DIR) -> frozenset[str]:
+    called = {
+        match.lower()
+        for path in sorted(lua_dir.glob("*.lua"))
+        for match in _LUA_CALL.findall(path.read_text())
     }
-)
+    return frozenset(called) | _DIRECT_COMMANDS
+
+
+QUEUE_COMMANDS = queue_commands()
 _SCRIPT_CALLS = ("evalsha", "eval")
 _WRITE_VERBS = frozenset({"INSERT", "UPDATE", "DELETE", "MERGE", "COPY", "TRUNCATE"})
 
