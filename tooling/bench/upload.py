@@ -16,6 +16,7 @@ and the client's allocations would share the tracer with the server's.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -151,29 +152,40 @@ class PeakMemoryHook:
 
     Tracing starts when the request reaches the app, before its body is read, and stops when
     the app is done, so the peak covers receiving the body, parsing the form, the import and the
-    response. One request at a time: tracemalloc is process-wide.
+    response. One request at a time: tracemalloc is process-wide. The client has its answer
+    before the app is done (the server sends it as the app writes it), so `PEAK_PATH` waits for
+    the traced request to finish: reading the peak at once gave the request before's (0 bytes
+    for the first one).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.peak_bytes = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def _answer_peak(self, send: Send) -> None:
+        await asyncio.wait_for(self._idle.wait(), _SERVER_TIMEOUT_SECONDS)
+        body = json.dumps({"peak_bytes": self.peak_bytes}).encode()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PEAK_PATH:
-            body = json.dumps({"peak_bytes": self.peak_bytes}).encode()
-            headers = [(b"content-type", b"application/json")]
-            await send({"type": "http.response.start", "status": 200, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
+            await self._answer_peak(send)
             return
         if scope["type"] != "http" or (TRACE_HEADER.encode(), b"1") not in scope["headers"]:
             await self.app(scope, receive, send)
             return
+        self._idle.clear()
         tracemalloc.start()
         try:
             await self.app(scope, receive, send)
             self.peak_bytes = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
+            self._idle.set()
 
 
 def serve_traced() -> None:
