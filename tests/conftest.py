@@ -60,7 +60,7 @@ def _admin() -> psycopg.Connection[Any]:
 
 def clear_caches() -> None:
     get_settings.cache_clear()
-    core_db._engine_for.cache_clear()
+    core_db.reset_engines()
     core_upstash._cached.cache_clear()
 
 
@@ -85,7 +85,7 @@ def postgres_url(pg_template: str) -> Iterator[str]:
     with _admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
     yield pg_url(name)
-    core_db._engine_for.cache_clear()
+    core_db.reset_engines()
     with _admin() as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
@@ -53,26 +54,63 @@ def make_engine(url: str, settings: Settings | None = None) -> Engine:
         "prepare_threshold": None,
         "connect_timeout": settings.database_connect_timeout_seconds,
     }
-    if settings.database_pool_size == 0:
-        # A serverless function may freeze between invocations: a pooled connection would
+    if settings.pool_size == 0:
+        # The process may freeze between invocations (plain Lambda): a pooled connection would
         # outlive its server-side session. Open per use instead.
         return create_engine(url, poolclass=NullPool, connect_args=connect_args)
-    return create_engine(
+    engine = create_engine(
         url,
         poolclass=QueuePool,
-        pool_size=settings.database_pool_size,
+        pool_size=settings.pool_size,
+        max_overflow=settings.database_pool_max_overflow,
+        # Checked at checkout, so a connection the server closed (a restart, a pooler's idle
+        # cut) is replaced before a request uses it.
         pool_pre_ping=True,
+        pool_timeout=settings.database_connect_timeout_seconds,
         connect_args=connect_args,
     )
+    _retire_idle(engine, settings.database_pool_idle_seconds)
+    return engine
+
+
+def _retire_idle(engine: Engine, idle_seconds: float) -> None:
+    """Replace a pooled connection that sat unused longer than `idle_seconds` at its next use."""
+
+    def on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def on_checkout(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is not None and time.monotonic() - idle_since > idle_seconds:
+            # The pool discards this connection and checks out a new one.
+            raise exc.DisconnectionError("idle too long")
+
+    event.listen(engine, "checkin", on_checkin)
+    event.listen(engine, "checkout", on_checkout)
+
+
+# Every engine `_engine_for` made, so `reset_engines` can close their pools: the cache forgets
+# an engine without closing its connections.
+_engines: list[Engine] = []
 
 
 @lru_cache(maxsize=4)
 def _engine_for(url: str) -> Engine:
-    return make_engine(url)
+    engine = make_engine(url)
+    _engines.append(engine)
+    return engine
 
 
 def get_engine() -> Engine:
     return _engine_for(get_settings().database_url)
+
+
+def reset_engines() -> None:
+    """Close every pooled connection and forget the engines (settings changed, or a test ends)."""
+    for engine in _engines:
+        engine.dispose()
+    _engines.clear()
+    _engine_for.cache_clear()
 
 
 @contextmanager

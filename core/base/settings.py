@@ -32,6 +32,8 @@ _PLACEHOLDERS = {
 }
 # HS256 wants a key of at least 32 bytes (RFC 7518 3.2); the same floor suits every secret.
 MIN_SECRET_LENGTH = 32
+# Enough for the requests one Fluid compute instance serves at once; the pooler holds the rest.
+DEFAULT_POOL_SIZE = 5
 
 
 def is_placeholder(value: str) -> bool:
@@ -74,8 +76,14 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "production"] = "development"
     database_url: str = Field(default_factory=default_sqlite_url)
-    # Keep no connection between serverless invocations unless asked to.
-    database_pool_size: int = Field(default=0, ge=0, le=50)
+    # Connections kept per process. Unset: a small pool, except on plain AWS Lambda, which
+    # freezes the process between invocations (a kept connection would outlive its server
+    # session there). 0 opens a connection per use. See `pool_size` below.
+    database_pool_size: int | None = Field(default=None, ge=0, le=50)
+    database_pool_max_overflow: int = Field(default=2, ge=0, le=50)
+    # A pooled connection idle for longer is closed and replaced at its next use, before a
+    # server or a pooler (Neon, Supabase) drops it on its own.
+    database_pool_idle_seconds: float = Field(default=60.0, gt=0, le=3600)
     database_connect_timeout_seconds: int = Field(default=10, ge=1, le=120)
 
     upstash_redis_rest_url: str = Field(
@@ -115,10 +123,23 @@ class Settings(BaseSettings):
     notify_webhook_url: str | None = None
     notify_webhook_secret: SecretStr | None = None
 
+    # Set by the platforms themselves: Vercel sets VERCEL=1 (and runs on Lambda, but keeps an
+    # instance serving many requests under Fluid compute); plain Lambda sets only the name.
+    vercel: str | None = None
+    aws_lambda_function_name: str | None = None
+
     log_level: str = "INFO"
     # Development only: `make dev` puts upstash_local in front of this Redis instead of the
     # embedded in-process one.
     redis_url: str | None = None
+
+    @property
+    def pool_size(self) -> int:
+        """Connections the engine keeps: the configured size, else 5 (0 on plain Lambda)."""
+        if self.database_pool_size is not None:
+            return self.database_pool_size
+        on_plain_lambda = bool(self.aws_lambda_function_name) and not self.vercel
+        return 0 if on_plain_lambda else DEFAULT_POOL_SIZE
 
     @field_validator(
         "cron_secret",

@@ -152,7 +152,7 @@ class BenchEnvironment:
         upgrade(self.database_url)
 
     def _drop_database(self) -> None:
-        core_db._engine_for.cache_clear()
+        core_db.reset_engines()
         with psycopg.connect(conninfo(self.config.pg_url), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
@@ -174,5 +174,5 @@ def _restore(saved: dict[str, str | None]) -> None:
 
 def _clear_caches() -> None:
     get_settings.cache_clear()
-    core_db._engine_for.cache_clear()
+    core_db.reset_engines()
     core_upstash._cached.cache_clear()

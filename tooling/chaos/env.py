@@ -35,7 +35,7 @@ SUMMARY_KIND = "financial-summary"
 def clear_caches() -> None:
     """Forget cached settings, engines and Upstash clients (they were built from old values)."""
     get_settings.cache_clear()
-    core_db._engine_for.cache_clear()
+    core_db.reset_engines()
     core_upstash._cached.cache_clear()
 
 
@@ -154,7 +154,7 @@ def scratch_database(server_url: str, template: str | None = None) -> Iterator[s
             upgrade(url)
         yield url
     finally:
-        core_db._engine_for.cache_clear()
+        core_db.reset_engines()
         with _admin_connect(server_url) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
