@@ -30,7 +30,7 @@ from tooling.upstash_local import LocalUpstash
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Numbered as DESIGN.md's figures; 9 is the built Vercel function.
-ALL_SECTIONS = frozenset({*range(1, 7), 9})
+ALL_SECTIONS = frozenset({*range(1, 7), 9, 11})
 # The settings' own upload limits, kept unless the generated statement needs more.
 DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_UPLOAD_MAX_ROWS = 50_000

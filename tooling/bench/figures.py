@@ -138,6 +138,16 @@ class BuiltFunctionFigures(TypedDict):
     ratio: float
 
 
+class ConnectionFigures(TypedDict):
+    available: Literal[True]
+    requests: int
+    warm_ms: float
+    cold_ms: float
+    ratio: float
+    warm_connections_opened: int
+    cold_connections_opened: int
+
+
 class Unavailable(TypedDict):
     available: Literal[False]
     reason: str
@@ -151,6 +161,7 @@ class Sections(TypedDict, total=False):
     statement_import: ImportFigures | Unavailable
     write_path: WritePathFigures | Unavailable
     built_function: BuiltFunctionFigures | Unavailable
+    connection: ConnectionFigures | Unavailable
 
 
 class Meta(TypedDict):
@@ -203,6 +214,7 @@ TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
     ),
     ("write path with vs without enqueue (x)", "write_path", "ratio", "<=", 1.3),
     ("built function cold start vs bare FastAPI (x)", "built_function", "ratio", "<=", 1.5),
+    ("summary read, warm connection (ms)", "connection", "warm_ms", "<=", 5.0),
 )
 
 _OPS: dict[str, Callable[[float, float], bool]] = {"<=": operator.le, ">=": operator.ge}

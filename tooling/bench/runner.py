@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tooling.bench.built import measure_built_function
 from tooling.bench.cold import measure_cold_start
+from tooling.bench.connection import measure_connection
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.figures import Meta, Report, Sections, evaluate
 from tooling.bench.throughput import measure_drain
@@ -57,6 +58,8 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
             sections["built_function"] = measure_built_function(
                 config.built_runs, echo, config.built_bytecode
             )
+        if 11 in config.sections:
+            sections["connection"] = measure_connection(env, config, echo)
         meta = Meta(
             date=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             machine=machine(),

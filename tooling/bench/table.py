@@ -8,6 +8,7 @@ from typing import Any
 from tooling.bench.figures import (
     BuiltFunctionFigures,
     ColdStartFigures,
+    ConnectionFigures,
     DrainFigures,
     IdleTickFigures,
     ImportFigures,
@@ -120,6 +121,15 @@ def _built(f: BuiltFunctionFigures) -> list[Row]:
     ]
 
 
+def _connection(f: ConnectionFigures) -> list[Row]:
+    opened = f"{f['warm_connections_opened']} vs {f['cold_connections_opened']} connections opened"
+    return [
+        ("pooled (warm) connection", f"{f['warm_ms']:.2f} ms (median of {f['requests']})"),
+        ("new connection each time", f"{f['cold_ms']:.2f} ms"),
+        ("ratio new / pooled", f"{f['ratio']:.2f}x ({opened})"),
+    ]
+
+
 _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("drain", "1. Drain throughput", _drain),
     ("upstash", "2. Upstash cost", _upstash),
@@ -128,6 +138,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("statement_import", "5. Statement import", _import),
     ("write_path", "6. Write-path enqueue overhead", _writes),
     ("built_function", "9. Built Vercel function", _built),
+    ("connection", "11. Summary read: pooled vs new connection", _connection),
 )
 
 
