@@ -88,6 +88,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="build both functions with VERCEL_PYTHON_COMPILEALL=1 (precompiled bytecode)",
     )
     add("--csv-rows", type=_positive, default=DEFAULTS.csv_rows, help="rows of the statement")
+    add(
+        "--memory-rows",
+        type=lambda text: tuple(_positive(part) for part in text.split(",")),
+        default=DEFAULTS.memory_rows,
+        help="section 10: transactions per user at each step (default: 50,500,5000,10000)",
+    )
+    add("--memory-users", type=_positive, help="section 10: users per step (default: a batch)")
     add("--seed", type=int, default=DEFAULTS.seed, help="seed of the generated data")
     add("--sections", type=_sections, default=ALL_SECTIONS, help="e.g. 1,2,3 (default: all)")
     add(
@@ -120,6 +127,8 @@ def main(argv: list[str]) -> int:
         built_runs=args.built_runs,
         built_bytecode=args.built_bytecode,
         seed=args.seed,
+        memory_rows=args.memory_rows,
+        memory_users=args.memory_users,
         sections=args.sections,
         pg_url=args.pg_url,
         redis_url=args.redis_url,

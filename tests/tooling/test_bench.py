@@ -18,9 +18,11 @@ from tooling.bench.figures import (
     TARGETS,
     BuiltFunctionFigures,
     ColdStartFigures,
+    ConnectionFigures,
     DrainFigures,
     IdleTickFigures,
     ImportFigures,
+    MemoryFigures,
     Meta,
     UpstashFigures,
     WritePathFigures,
@@ -31,6 +33,7 @@ TINY = (
     *("--users", "20", "--txns-per-user", "5", "--naive-users", "10"),
     *("--repeat", "1", "--cold-runs", "1", "--csv-rows", "300", "--cold-from-venv"),
     *("--built-runs", "1"),
+    *("--memory-rows", "5,40", "--memory-users", "10"),
 )
 SECTIONS: dict[str, Any] = {
     "drain": DrainFigures,
@@ -40,12 +43,15 @@ SECTIONS: dict[str, Any] = {
     "statement_import": ImportFigures,
     "write_path": WritePathFigures,
     "built_function": BuiltFunctionFigures,
+    "memory": MemoryFigures,
+    "connection": ConnectionFigures,
 }
-# Figures that may legitimately be zero (an idle tick writes nothing, a write path without a
-# queue sends nothing), and one that a tiny file may even make negative (allocator noise).
 # The module's one benchmark run includes two `vercel build`s (section 9).
 pytestmark = pytest.mark.timeout(900)
-MAY_BE_ZERO = {"db_writes", "upstash_requests_per_write_without"}
+# Figures that may legitimately be zero (an idle tick writes nothing and, on a warm pooled
+# connection, opens none; a write path without a queue sends nothing), and one that a tiny file
+# may even make negative (allocator noise).
+MAY_BE_ZERO = {"db_writes", "db_connections", "upstash_requests_per_write_without"}
 ANY_SIGN = {"memory_growth_per_file_byte"}
 
 
@@ -126,10 +132,27 @@ def test_the_table_shows_every_section_and_target(run: tuple[dict[str, Any], str
         assert title in table
     for title in ("Statement import", "Write-path enqueue overhead", "Built Vercel function"):
         assert title in table
+    for title in ("Drain peak memory", "Summary read: pooled vs new connection"):
+        assert title in table
     for figure, *_ in TARGETS:
         assert figure in table
     assert set(Meta.__required_keys__) <= set(report["meta"])
+    assert "Summary read: pooled vs new connection" in table
     assert "not available" not in table
+
+
+def test_memory_is_measured_per_history_size(run: tuple[dict[str, Any], str]) -> None:
+    memory = run[0]["sections"]["memory"]
+    assert [p["rows_per_user"] for p in memory["points"]] == [5, 40]
+    for point in memory["points"]:
+        assert point["users"] == 10
+        assert point["peak_bytes"] >= point["floor_bytes"] > 10 * 1024 * 1024
+
+
+def test_the_pooled_side_reuses_its_connection(run: tuple[dict[str, Any], str]) -> None:
+    connection = run[0]["sections"]["connection"]
+    assert connection["warm_connections_opened"] <= 2
+    assert connection["cold_connections_opened"] >= connection["requests"]
 
 
 def test_leaves_no_database_and_no_keys_behind(

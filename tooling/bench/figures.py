@@ -148,6 +148,21 @@ class ConnectionFigures(TypedDict):
     cold_connections_opened: int
 
 
+class MemoryPoint(TypedDict):
+    rows_per_user: int
+    users: int
+    floor_bytes: int
+    peak_bytes: int
+    drain_bytes: int
+
+
+class MemoryFigures(TypedDict):
+    batch_size: int
+    points: list[MemoryPoint]
+    peak_ratio_largest_to_smallest: float
+    largest_peak_bytes: int
+
+
 class Unavailable(TypedDict):
     available: Literal[False]
     reason: str
@@ -161,6 +176,7 @@ class Sections(TypedDict, total=False):
     statement_import: ImportFigures | Unavailable
     write_path: WritePathFigures | Unavailable
     built_function: BuiltFunctionFigures | Unavailable
+    memory: MemoryFigures
     connection: ConnectionFigures | Unavailable
 
 
@@ -214,6 +230,13 @@ TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
     ),
     ("write path with vs without enqueue (x)", "write_path", "ratio", "<=", 1.3),
     ("built function cold start vs bare FastAPI (x)", "built_function", "ratio", "<=", 1.5),
+    (
+        "drain peak memory, largest vs smallest history (x)",
+        "memory",
+        "peak_ratio_largest_to_smallest",
+        "<=",
+        1.5,
+    ),
     ("summary read, warm connection (ms)", "connection", "warm_ms", "<=", 5.0),
 )
 

@@ -13,6 +13,7 @@ from tooling.bench.cold import measure_cold_start
 from tooling.bench.connection import measure_connection
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.figures import Meta, Report, Sections, evaluate
+from tooling.bench.memory import measure_memory
 from tooling.bench.throughput import measure_drain
 from tooling.bench.tick import measure_idle_tick
 from tooling.bench.upload import measure_import
@@ -58,6 +59,8 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
             sections["built_function"] = measure_built_function(
                 config.built_runs, echo, config.built_bytecode
             )
+        if 10 in config.sections:
+            sections["memory"] = measure_memory(env, config, echo)
         if 11 in config.sections:
             sections["connection"] = measure_connection(env, config, echo)
         meta = Meta(

@@ -12,6 +12,7 @@ from tooling.bench.figures import (
     DrainFigures,
     IdleTickFigures,
     ImportFigures,
+    MemoryFigures,
     Report,
     TargetResult,
     Unavailable,
@@ -121,6 +122,18 @@ def _built(f: BuiltFunctionFigures) -> list[Row]:
     ]
 
 
+def _memory(f: MemoryFigures) -> list[Row]:
+    mib = 1024 * 1024
+    rows: list[Row] = []
+    for p in f["points"]:
+        label = f"{p['users']} users x {p['rows_per_user']:,} rows"
+        floor = f"{p['floor_bytes'] / mib:.0f} MiB before the drain"
+        rows.append((label, f"peak {p['peak_bytes'] / mib:.0f} MiB ({floor})"))
+    ratio = f["peak_ratio_largest_to_smallest"]
+    rows.append(("ratio largest / smallest", f"{ratio:.2f}x (batch {f['batch_size']})"))
+    return rows
+
+
 def _connection(f: ConnectionFigures) -> list[Row]:
     opened = f"{f['warm_connections_opened']} vs {f['cold_connections_opened']} connections opened"
     return [
@@ -138,6 +151,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("statement_import", "5. Statement import", _import),
     ("write_path", "6. Write-path enqueue overhead", _writes),
     ("built_function", "9. Built Vercel function", _built),
+    ("memory", "10. Drain peak memory by history", _memory),
     ("connection", "11. Summary read: pooled vs new connection", _connection),
 )
 
