@@ -40,12 +40,20 @@ def every_transition(queue: JobQueue) -> None:
 
 
 def test_tally_traffic_alone_is_a_clean_window(upstash: UpstashHandle, queue: JobQueue) -> None:
+    """Another client of a shared Redis can only add commands to a window, never remove ours:
+    one clean window out of a few proves the list is complete; a missing command (ZMSCORE was)
+    makes every window dirty."""
     meter = UpstashMeter(upstash.server, upstash.raw)
-    before = meter.reading()
-    every_transition(queue)
-    usage = meter.since(before)
-    assert usage["requests"] > 0
-    assert usage["clean"], f"false warning: commands seen {sorted(usage['by_command'])}"
+    seen: list[list[str]] = []
+    for _ in range(5):
+        before = meter.reading()
+        every_transition(queue)
+        usage = meter.since(before)
+        assert usage["requests"] > 0
+        if usage["clean"]:
+            return
+        seen.append(sorted(usage["by_command"]))
+    pytest.fail(f"false warning in every window: commands seen {seen[-1]}")
 
 
 def test_another_client_makes_the_window_dirty(upstash: UpstashHandle, queue: JobQueue) -> None:
