@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, event
 from sqlmodel import SQLModel
 
 import core.base.models  # noqa: F401  (registers every table on SQLModel.metadata)
@@ -25,6 +27,24 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _transactional_ddl(engine: Engine) -> None:
+    """Make a SQLite upgrade all or nothing.
+
+    Python's sqlite3 commits before each CREATE TABLE on its own, so an upgrade interrupted
+    half way (Ctrl-C during `make dev`'s first start) left tables without a stamped revision, and
+    every later start failed with "table ... already exists". Taking transaction control from
+    the driver lets Alembic's one transaction cover the DDL too.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _driver_hands_off(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
 def run_migrations_online() -> None:
     connection = context.config.attributes.get("connection")
     if connection is not None:
@@ -32,6 +52,8 @@ def run_migrations_online() -> None:
         return
     url = context.config.attributes.get("url") or get_settings().database_url
     engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+        _transactional_ddl(engine)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
