@@ -11,7 +11,7 @@ import pytest
 
 from core.drain.runner import DrainOptions, StopReason, run
 from functions import get_kind
-from tests.conftest import UpstashHandle
+from tests.conftest import IN_CI, UpstashHandle
 from tests.support import World
 from tooling.bench.measure import UpstashMeter
 
@@ -35,7 +35,12 @@ def _idle_tick(world: World, upstash: UpstashHandle) -> tuple[int, int, dict[str
         if best is not None and set(best[2]) <= {"evalsha", "exists"}:
             break  # nobody else's command in the window: this is the exact count
     if best is None:
-        pytest.skip("the shared Redis was never quiet for the length of one tick")
+        # Every window dirty is also what a command missing from the bench's list looks like,
+        # so under CI (a private Redis) it fails; only a shared laptop Redis may skip.
+        message = "the shared Redis was never quiet for the length of one tick"
+        if IN_CI:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
     return best
 
 
