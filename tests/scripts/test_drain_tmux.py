@@ -84,25 +84,27 @@ def test_the_cli_as_typed_in_a_terminal(world: World, tmux: Tmux) -> None:
     queue.enqueue("flaky", "waiting")
     queue.settle(queue.claim(1), failed=[Failure("flaky", "TimeoutError: slow database")])
 
-    tmux.type("python3 scripts/drain.py --retrying; echo rc=$?")
-    screen = tmux.wait_for(r"rc=\d")
+    # Each step echoes its own marker: tmux's scrollback keeps the earlier steps' output after
+    # `clear`, so waiting for a shared "rc=" could match the step before (seen flaky in CI).
+    tmux.type("python3 scripts/drain.py --retrying; echo rc1=$?")
+    screen = tmux.wait_for(r"rc1=\d")
     assert re.search(r"flaky\s+attempts=1\s+due ", screen), screen
     assert "attempt 1: TimeoutError: slow database" in screen
-    assert "rc=0" in screen
+    assert "rc1=0" in screen
 
-    tmux.type("clear; python3 scripts/drain.py --requeue-dead nobody; echo rc=$?")
-    screen = tmux.wait_for(r"rc=\d")
+    tmux.type("clear; python3 scripts/drain.py --requeue-dead nobody; echo rc2=$?")
+    screen = tmux.wait_for(r"rc2=\d")
     assert "not dead letters (left alone): nobody" in screen
-    assert "rc=1" in screen
+    assert "rc2=1" in screen
 
     tmux.type("clear; python3 scripts/drain.py --watch --interval 0.3")
     tmux.wait_for("pending=1")
     queue.enqueue("newcomer")
     tmux.wait_for("pending=2")
     tmux.ctrl_c()
-    tmux.type("echo rc=$?")
-    screen = tmux.wait_for(r"rc=\d")
-    assert "rc=0" in screen, screen
+    tmux.type("echo rc3=$?")
+    screen = tmux.wait_for(r"rc3=\d")
+    assert "rc3=0" in screen, screen
     assert "Traceback" not in screen
     # Redrawn in place: one figures line on the screen, not one per refresh.
     assert screen.count("pending=") == 1, screen
