@@ -154,7 +154,7 @@ def test_upload_holds_the_app_and_nothing_of_development(tmp_path: Path) -> None
         (tmp_path / rel).write_bytes((ROOT / rel).read_bytes())
     (tmp_path / "tests").mkdir(exist_ok=True)
     (tmp_path / "tests" / "test_x.py").write_text("x")
-    (tmp_path / "tally.egg-info").mkdir()
+    (tmp_path / "tally.egg-info").mkdir(exist_ok=True)
     (tmp_path / "tally.egg-info" / "PKG-INFO").write_text("x")
     files = upload_files(tmp_path)
     for top in ("tests", "tooling", "scripts", "docs", ".ci", ".tally", ".venv", "build"):

@@ -81,6 +81,11 @@ def stage(root: Path, dest: Path) -> list[str]:
     not download every wheel again.
     """
     files = upload_files(root)
+    # The staging folder may sit inside the checkout (.tally/): never copy it into itself, even
+    # when no ignore rule keeps it out of the upload.
+    if dest.resolve().is_relative_to(root.resolve()):
+        inside = dest.resolve().relative_to(root.resolve()).as_posix() + "/"
+        files = [rel for rel in files if not rel.startswith(inside)]
     dest.mkdir(parents=True, exist_ok=True)
     for entry in dest.iterdir():
         if entry.name == ".vercel":
