@@ -6,7 +6,7 @@ was missing: no function at all (the builder did not find `app`), a runtime Verc
 the repository published as static files, every route handed the path `/api/index`, tests and
 tooling in the bundle. Finally the function itself, copied out of `.vercel/output` and started
 by its runtime's interpreter, answers health, a write, the cron drain and the summary against
-this test's Postgres database and queue.
+this test's Postgres database and queue, and serves the operator page with its static files.
 
 Needs Node.js and npm (the CLI) and the Python of the function's runtime: skipped without them
 on a developer's machine, failed under CI=true.
@@ -15,6 +15,7 @@ on a developer's machine, failed under CI=true.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tomllib
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import pytest
 
 from core.base.auth import mint_token
 from core.base.settings import get_settings
+from core.operator.page import STATIC_DIR
 from tests.conftest import CRON_SECRET, IN_CI
 from tooling.vercel.build import Build, BuildFailed, vercel_build
 from tooling.vercel.function import ServedFunction, copy_function, serve
@@ -204,3 +206,28 @@ def test_the_built_function_serves_write_drain_and_summary(
     missing = call("GET", "/api/no-such-route")
     assert (missing.status, missing.json()) == (404, {"detail": "Not Found"})
     assert missing.headers["content-type"] == ["application/json"]
+
+
+def test_the_built_function_serves_the_operator_page_and_its_files(
+    served: ServedFunction, output: Output
+) -> None:
+    """The templates and static files are data, not Python: the bundle must still hold them."""
+
+    def call(path: str, headers: dict[str, str] | None = None) -> Any:
+        target, seen = output.route(path.split("?", 1)[0])
+        assert target is not None, path
+        assert seen is not None, path
+        return served.call("GET", seen + path[len(path.split("?", 1)[0]) :], headers=headers)
+
+    admin = {"Authorization": f"Bearer {CRON_SECRET}", "Accept": "text/html"}
+    page = call("/api/admin/queue?format=html", headers=admin)
+    assert page.status == 200, page.body
+    text = page.body.decode()
+    assert "<title>Tally queue: financial-summary</title>" in text
+    for name, media in (("operator.js", "text/javascript"), ("operator.css", "text/css")):
+        found = re.search(rf'"(/api/admin/static/{re.escape(name)}\?v=\w+)"', text)
+        assert found is not None, name
+        asset = call(found.group(1))
+        assert asset.status == 200, (name, asset.body)
+        assert asset.headers["content-type"][0].startswith(media)
+        assert asset.body == (STATIC_DIR / name).read_bytes()

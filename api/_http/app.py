@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from api._http.limits import BodyLimit
 from api._http.routes import admin, cron, health, inbox, summary, transactions
 from core.base.settings import get_settings
+from core.operator.page import STATIC_DIR
 from core.writes.statements import StatementError
 
 
@@ -55,6 +57,7 @@ def create_app() -> FastAPI:
     app.include_router(summary.router)
     app.include_router(inbox.router)
     app.include_router(admin.router)
+    app.mount(admin.STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.add_middleware(BodyLimit)
     app.add_exception_handler(StatementError, _statement_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]

@@ -1,29 +1,42 @@
 """The operator view and the dead-letter actions, behind the admin secret."""
 
-import secrets
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, StringConstraints
 
 from api._http.deps import QueueDep, SettingsDep, require_admin_secret
 from core.base.db import get_engine
-from core.operator.page import (
+from core.operator.overview import (
     AdminOverview,
     DeadActionName,
     DeadActionResult,
     QueueUnavailable,
-    content_security_policy,
     dead_action,
     gather,
-    render_html,
+)
+from core.operator.page import (
+    CONTENT_SECURITY_POLICY,
+    FILTERS,
+    PAGE_TEMPLATE,
+    TEMPLATES_DIR,
+    page_context,
 )
 from core.writes.ledger import SUMMARY_KIND
 
-router = APIRouter(
-    prefix="/api/admin", tags=["admin"], dependencies=[Depends(require_admin_secret)]
-)
+PREFIX = "/api/admin"
+# The page's stylesheet and script: public like any page asset (no data, no secret in them);
+# `api/_http/app.py` mounts core/operator/static here.
+STATIC_PATH = f"{PREFIX}/static"
+
+router = APIRouter(prefix=PREFIX, tags=["admin"], dependencies=[Depends(require_admin_secret)])
+
+# Autoescape on (Starlette's default, said again here): ids and errors must stay text.
+templates = Jinja2Templates(directory=TEMPLATES_DIR)
+templates.env.autoescape = True
+templates.env.filters.update(FILTERS)
 
 # The page is opened with ?token=: keep it out of caches and out of Referer headers.
 _PAGE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -65,9 +78,14 @@ def get_queue(
     overview = gather(queue, get_engine(), SUMMARY_KIND, settings)
     code = status.HTTP_200_OK if overview.healthy else status.HTTP_503_SERVICE_UNAVAILABLE
     if _wants_html(output, request.headers.get("accept", "")):
-        nonce = secrets.token_urlsafe(16)
-        headers = {**_PAGE_HEADERS, "Content-Security-Policy": content_security_policy(nonce)}
-        return HTMLResponse(render_html(overview, nonce), status_code=code, headers=headers)
+        headers = {**_PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        return templates.TemplateResponse(
+            request,
+            PAGE_TEMPLATE,
+            page_context(overview, STATIC_PATH),
+            status_code=code,
+            headers=headers,
+        )
     return JSONResponse(overview.model_dump(mode="json"), status_code=code, headers=_PAGE_HEADERS)
 
 
