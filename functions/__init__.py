@@ -1,4 +1,8 @@
-"""Background job kinds, registered by name. A new kind is one new module in this package."""
+"""The registry of background job kinds, by name: each module here defines one kind and calls
+`register` (`financial_summary` is the `financial-summary` kind); `get_kind` finds one for the
+drain's entry points. A new kind is one new module in this package. May import `core.base`,
+`core.queue`, `core.summary`, `core.drain`, `core.notify` and `core.notify.channels`.
+"""
 
 from __future__ import annotations
 

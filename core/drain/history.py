@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from sqlmodel import Session, col
 
 from core.base.models import BackgroundJob
+from core.base.paging import parse_id
 
 
 class JobPublic(BaseModel):
@@ -28,17 +29,6 @@ class JobPublic(BaseModel):
 class JobPage(BaseModel):
     items: list[JobPublic]
     next_cursor: str | None
-
-
-# Row ids are BIGINT: a larger number in a cursor would be a database error, not a bad cursor.
-MAX_ID = 2**63 - 1
-
-
-def parse_id(text: str) -> int:
-    """A row id as this API writes it in a cursor (ASCII digits, within BIGINT)."""
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
-        raise ValueError("cursor is not one this API returned")
-    return int(text)
 
 
 def list_jobs(session: Session, user_id: str, limit: int, cursor: str | None) -> JobPage:

@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from core.base.models import Notification, utcnow
 from core.base.money import display
-from core.drain.history import parse_id
+from core.base.paging import parse_id
 from core.summary.shapes import CurrencySummary
 
 SUMMARY_UPDATED = "summary-updated"

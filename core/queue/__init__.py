@@ -1,4 +1,9 @@
-"""The Upstash job queue: keys, Lua scripts, retry policy and the transitions."""
+"""The Upstash job queue: `keys` (every Redis key from one function), `lua/` and `scripts` (the
+Lua scripts, each headed by its KEYS/ARGV, called through one typed wrapper), `retry` (the
+backoff policy, pure), `queue` (the transitions: enqueue, claim, ack, fail, requeue), `client`
+(the SDK client with bounded timeouts) and `inspect` (read-only views for the operator). It knows
+user ids and job kinds by name, nothing of what a job does. May import `core.base`.
+"""
 
 from core.queue.keys import Part, QueueKeys, key
 from core.queue.queue import (

@@ -2,6 +2,6 @@
 
 `transactions` (create, list, update, delete), `uploads` (statement import), `statements/`
 (the bank-file parsers: CSV variants and OFX/QFX), `ledger` (the dirty marker, the data version
-bump and the enqueue after commit) and `users`. May import `core.base` and `core.queue`; never the
-summary, the drain or the operator surface.
+bump and the enqueue after commit) and `users`. May import `core.base`, `core.queue` and
+`core.writes.statements`. It never imports the summary, the drain or the operator surface.
 """

@@ -1,0 +1,1 @@
+"""Tests of `core/`, one package per part."""

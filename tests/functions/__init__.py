@@ -1,0 +1,1 @@
+"""Tests of `functions/`: the job kinds, run against real Postgres."""

@@ -1,0 +1,1 @@
+"""Tests of `migrations/`: upgrades, downgrades and an interrupted first start."""

@@ -1,0 +1,1 @@
+"""Tests of `scripts/`: the command-line entry points as a user runs them."""

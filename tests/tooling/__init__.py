@@ -1,0 +1,3 @@
+"""Tests of `tooling/`: the benchmark and the local Upstash; `chaos/` runs the reliability
+scenarios.
+"""

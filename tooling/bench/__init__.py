@@ -1,7 +1,10 @@
 """The benchmark behind `scripts/bench.py` (`make bench`): the figures DESIGN.md asks for.
 
 Real Postgres (a scratch database) and real Redis behind an in-process upstash_local, seeded
-data, medians of repetitions, and every comparison a ratio measured in the same run.
+data, medians of repetitions, and every comparison a ratio measured in the same run. One
+module per figure (`throughput`, `tick`, `cold`, `built`, `writes`, `upload`, ...),
+`runner` runs them and `table` prints them. May import the product, `tooling.upstash_local` and
+`tooling.vercel`; never `tests`.
 """
 
 from tooling.bench.environment import BenchConfig

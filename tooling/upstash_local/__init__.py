@@ -2,7 +2,9 @@
 
 The unchanged `upstash_redis` SDK talks to it. It forwards commands to a real Redis or to an
 embedded in-process one, counts requests and commands, and injects faults on demand (errors,
-latency, responses lost after the command ran). See `LocalUpstash` and `create_app`.
+latency, responses lost after the command ran). See `LocalUpstash` and `create_app`. May
+import nothing of the product or the rest of tooling: it stands alone, so `scripts/upstash_local.py`
+serves it anywhere.
 """
 
 from tooling.upstash_local.app import INJECTED_FAULT_MESSAGE, create_app

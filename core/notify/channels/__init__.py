@@ -1,9 +1,11 @@
 """Optional notification channels: email through Amazon SES and a signed webhook.
 
 The in-app `notifications` row always exists; these channels copy it elsewhere when the
-configuration enables them (`NOTIFY_EMAIL_FROM` for email, `NOTIFY_WEBHOOK_URL` for the webhook).
-A channel never fails the job that produced the notification: each outcome ("sent",
-"skipped: …", "failed: …") is stored in `notifications.channels` instead.
+configuration enables them (`NOTIFY_EMAIL_FROM` for email, `NOTIFY_WEBHOOK_URL` for the
+webhook). A channel never fails the job that produced the notification: each outcome ("sent",
+"skipped: …", "failed: …") is stored in `notifications.channels` instead. `delivery` runs the
+enabled channels within a budget, `ses` and `webhook` are the channels, `model` is what they
+send and `store` reads addresses and records outcomes. May import `core.base`.
 """
 
 from core.notify.channels.delivery import DELIVERY_BUDGET_SECONDS, deliver, enabled_channels

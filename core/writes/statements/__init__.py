@@ -1,11 +1,11 @@
 """Bank statement parsing: CSV exports and OFX/QFX files to validated transaction rows.
 
-Pure logic: no database, no HTTP. The upload endpoint calls `open_statement` with the upload's
-spooled file (bytes work too), which checks the file as a whole, and stores the rows as it
-iterates them (`parse_statement` is the same with the rows in a list); it maps
-`StatementError.status` to the response. The file is read in chunks on every pass, never held
-whole. The JSON transactions API reuses the amount, currency and date helpers for its own
-validation.
+Pure logic: no database, no HTTP. May import `core.base`. The upload endpoint calls
+`open_statement` with the upload's spooled file (bytes work too), which checks the file as a
+whole, and stores the rows as it iterates them (`parse_statement` is the same with the rows in a
+list); it maps `StatementError.status` to the response. The file is read in chunks on every
+pass, never held whole. The JSON transactions API reuses the amount, currency and date helpers
+for its own validation.
 
 Decisions a user can notice:
 - Day/month order is decided for the whole file. One date with a first field over 12 makes the

@@ -1,0 +1,1 @@
+"""Tests of `core/base/`: settings, database engine and pool."""

@@ -1,0 +1,1 @@
+"""Tests of `core/drain/`: the drain runner and the idle tick."""

@@ -1,0 +1,1 @@
+"""Tests of `core/operator/`: the drain CLI (the operator page is tested through `tests/api/`)."""

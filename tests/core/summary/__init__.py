@@ -1,0 +1,1 @@
+"""Tests of `core/summary/`: the figures and merchant names."""

@@ -1,0 +1,1 @@
+"""The reliability scenarios of `tooling/chaos/`, run as tests (`make chaos` runs them bigger)."""

@@ -1,0 +1,1 @@
+"""Tests of `tooling/vercel/`: the routes the build is expected to serve."""

@@ -1,0 +1,3 @@
+"""Tests of `core/writes/statements/`: the bank-file parsers, against a corpus of real-shaped
+files.
+"""
