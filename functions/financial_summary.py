@@ -1,11 +1,15 @@
 """The `financial-summary` job: recompute the summaries of a whole batch of users.
 
-A batch costs a fixed number of SQL statements, whatever its size: read versions, read
-transactions, read the stored summaries, then one write transaction (lock, guarded version
+A batch costs a fixed number of SQL statements, whatever its size: read versions, read the
+stored summaries, read transactions, then one write transaction (lock, guarded version
 update, replace summaries, job rows, notifications). When optional notification channels are
 configured, delivery follows the commit and adds a fixed number of statements (one SELECT of
 addresses when email is on, one UPDATE of the outcomes); with none configured it adds nothing.
 Under a deadline, one more statement bounds the write's wait for row locks.
+
+The transactions are never all in memory: they stream in user by user, `DRAIN_MAX_BATCH_ROWS`
+at a time, into each user's running totals (`compute_summaries` takes one pass), so the job's
+memory is flat in its users' histories.
 
 Under a deadline (`JobContext.deadline`) the users are computed one after the other until it
 comes; the rest are released. One user's computation is cut short when it reaches its share of
@@ -17,10 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,12 +88,14 @@ class _OutOfTime(Exception):
     """A user's computation reached its limit."""
 
 
-def _checked(txns: list[Txn], limit: float, clock: Callable[[], float]) -> Iterator[Txn]:
+def _checked(txns: Iterable[Txn], limit: float, clock: Callable[[], float]) -> Iterator[Txn]:
     """`txns`, raising _OutOfTime once `clock` passes `limit` (looked at every few hundred)."""
-    for start in range(0, len(txns), CLOCK_EVERY_TRANSACTIONS):
-        if clock() >= limit:
+    if clock() >= limit:
+        raise _OutOfTime
+    for count, txn in enumerate(txns, start=1):
+        if count % CLOCK_EVERY_TRANSACTIONS == 0 and clock() >= limit:
             raise _OutOfTime
-        yield from txns[start : start + CLOCK_EVERY_TRANSACTIONS]
+        yield txn
 
 
 def _limit(ctx: JobContext, started: float) -> tuple[float | None, bool]:
@@ -104,27 +111,18 @@ def _ids_param(name: str) -> sa.BindParameter[Any]:
     return sa.bindparam(name, expanding=True)
 
 
-def _read(session: Session, batch: _Batch) -> dict[str, list[Txn]]:
+def _read_versions(session: Session, batch: _Batch) -> None:
+    """The users' data versions, then their stored summaries (for the change test).
+
+    Versions before transactions: data read after the version can only be newer than the
+    version it is labelled with, so the guard may redo work but never marks stale data fresh.
+    """
     ids = [job.id for job in batch.jobs]
-    # Versions first, transactions second: data read after the version can only be newer than
-    # the version we label it with, so the guard may redo work but never marks stale data fresh.
     rows = session.execute(
         sa.select(col(User.id), col(User.data_version)).where(col(User.id).in_(_ids_param("ids"))),
         {"ids": ids},
     )
     batch.versions = {uid: int(version) for uid, version in rows}
-    txns: dict[str, list[Txn]] = defaultdict(list)
-    result = session.execute(
-        sa.text(
-            "SELECT user_id, date, amount_minor, currency, description, category "
-            "FROM transactions WHERE user_id IN :ids"
-        ).bindparams(_ids_param("ids")),
-        {"ids": ids},
-    )
-    for user_id, day, amount, currency, description, category in result:
-        if isinstance(day, str):  # SQLite hands dates back as text through a raw query
-            day = datetime.strptime(day, "%Y-%m-%d").date()
-        txns[user_id].append(Txn(day, int(amount), currency, description or "", category))
     stored = session.execute(
         sa.text(
             "SELECT user_id, currency, figures FROM financial_summaries WHERE user_id IN :ids"
@@ -133,7 +131,37 @@ def _read(session: Session, batch: _Batch) -> dict[str, list[Txn]]:
     )
     for user_id, currency, figures in stored:
         batch.previous.setdefault(user_id, {})[currency] = _stable(figures)
-    return txns
+
+
+_TRANSACTIONS = sa.text(
+    "SELECT user_id, date, amount_minor, currency, description, category "
+    "FROM transactions WHERE user_id IN :ids ORDER BY user_id"
+).bindparams(_ids_param("ids"))
+
+
+def _stream(
+    session: Session, ids: list[str], held_rows: int
+) -> Iterator[tuple[str, Iterator[Txn]]]:
+    """Each user's transactions, one user after the other, `held_rows` rows in memory at most.
+
+    One statement whatever the batch: on Postgres a server-side cursor hands the rows over
+    `held_rows` at a time (a named cursor inside the read transaction, which a transaction-mode
+    pooler allows), so the job's memory does not grow with its users' histories. A user
+    without transactions does not appear.
+    """
+    result = session.execute(_TRANSACTIONS.execution_options(yield_per=held_rows), {"ids": ids})
+    try:
+        for user_id, rows in groupby(result, key=itemgetter(0)):
+            yield str(user_id), (_txn(row) for row in rows)
+    finally:
+        result.close()
+
+
+def _txn(row: Any) -> Txn:
+    _, day, amount, currency, description, category = row
+    if isinstance(day, str):  # SQLite hands dates back as text through a raw query
+        day = datetime.strptime(day, "%Y-%m-%d").date()
+    return Txn(day, int(amount), currency, description or "", category)
 
 
 def _stable(figures: Any) -> dict[str, Any]:
@@ -160,49 +188,87 @@ def _beyond_columns(summaries: dict[str, CurrencySummary]) -> str | None:
     return None
 
 
-def _compute(batch: _Batch, txns: dict[str, list[Txn]], ctx: JobContext) -> None:
+def _compute(session: Session, batch: _Batch, ctx: JobContext) -> None:
+    """Every user's summary, as their transactions stream in; users without any last."""
     today = datetime.fromtimestamp(ctx.clock(), UTC).date()
-    for index, job in enumerate(batch.jobs):
+    known = [job.id for job in batch.jobs if job.id in batch.versions]
+    for job in batch.jobs:
         if job.id not in batch.versions:
             batch.failures[job.id] = Failure(job.id, "no such user", permanent=True)
-            continue
-        now = ctx.monotonic()
-        if ctx.deadline is not None and now >= ctx.deadline:
-            batch.released = [j.id for j in batch.jobs[index:] if j.id in batch.versions]
-            return
-        limit, own_share = _limit(ctx, now)
-        rows = txns.get(job.id, [])
-        started = time.perf_counter()
-        try:
-            bounded = rows if limit is None else _checked(rows, limit, ctx.monotonic)
-            summaries = compute_summaries(bounded, today=today)
-        except _OutOfTime:
-            if not own_share:  # the deadline, not this user, cut it short
-                batch.released = [j.id for j in batch.jobs[index:] if j.id in batch.versions]
-                return
-            share = ctx.share_seconds or 0.0
-            error = (
-                f"the summary of {len(rows)} transactions took longer than its share of the "
-                f"drain's budget ({share:.1f}s)"
-            )
-            log.warning("summary for one user stopped: %s", error)
-            batch.failures[job.id] = Failure(job.id, error)
-            continue
-        except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
-            log.warning("summary for one user failed: %s", type(exc).__name__)
-            batch.failures[job.id] = Failure(job.id, f"{type(exc).__name__}: {exc}")
-            continue
-        too_large = _beyond_columns(summaries)
-        if too_large:
-            # Failing here fails this user alone; the batch's write would fail everyone's.
-            batch.failures[job.id] = Failure(job.id, too_large)
-            continue
-        batch.computed[job.id] = _Computed(
-            version=batch.versions[job.id],
-            summaries=summaries,
-            seconds=time.perf_counter() - started,
-            documents={c: s.model_dump(mode="json") for c, s in summaries.items()},
+    done: set[str] = set()
+
+    def release_the_rest() -> None:
+        batch.released = [uid for uid in known if uid not in done]
+
+    for user_id, rows in _stream(session, known, ctx.settings.drain_max_batch_rows):
+        if not _compute_one(batch, user_id, rows, ctx, today):
+            return release_the_rest()
+        done.add(user_id)
+    for user_id in known:
+        if user_id not in done:
+            if not _compute_one(batch, user_id, iter(()), ctx, today):
+                return release_the_rest()
+            done.add(user_id)
+    return None
+
+
+def _compute_one(
+    batch: _Batch, user_id: str, rows: Iterator[Txn], ctx: JobContext, today: date
+) -> bool:
+    """One user's summary, failure or nothing; False when the deadline came first."""
+    now = ctx.monotonic()
+    if ctx.deadline is not None and now >= ctx.deadline:
+        return False
+    limit, own_share = _limit(ctx, now)
+    counted = _Counted(rows)
+    started = time.perf_counter()
+    try:
+        bounded = counted if limit is None else _checked(counted, limit, ctx.monotonic)
+        summaries = compute_summaries(bounded, today=today)
+    except _OutOfTime:
+        if not own_share:  # the deadline, not this user, cut it short
+            return False
+        share = ctx.share_seconds or 0.0
+        error = (
+            f"the summary of {counted.count}+ transactions took longer than its share of the "
+            f"drain's budget ({share:.1f}s)"
         )
+        log.warning("summary for one user stopped: %s", error)
+        batch.failures[user_id] = Failure(user_id, error)
+        return True
+    except sa.exc.SQLAlchemyError:
+        raise  # the rows stream in during the computation: the database's failure, not theirs
+    except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
+        log.warning("summary for one user failed: %s", type(exc).__name__)
+        batch.failures[user_id] = Failure(user_id, f"{type(exc).__name__}: {exc}")
+        return True
+    too_large = _beyond_columns(summaries)
+    if too_large:
+        # Failing here fails this user alone; the batch's write would fail everyone's.
+        batch.failures[user_id] = Failure(user_id, too_large)
+        return True
+    batch.computed[user_id] = _Computed(
+        version=batch.versions[user_id],
+        summaries=summaries,
+        seconds=time.perf_counter() - started,
+        documents={c: s.model_dump(mode="json") for c, s in summaries.items()},
+    )
+    return True
+
+
+class _Counted:
+    """An iterator of transactions that counts what it handed out (for the error message)."""
+
+    __slots__ = ("_rows", "count")
+
+    def __init__(self, rows: Iterator[Txn]) -> None:
+        self._rows = rows
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Txn]:
+        for txn in self._rows:
+            self.count += 1
+            yield txn
 
 
 def _guard(session: Session, batch: _Batch) -> set[str]:
@@ -392,9 +458,9 @@ class FinancialSummaryJob:
         batch = _Batch(jobs=jobs)
         changed: set[str] = set()
         with Session(ctx.engine) as session:
-            txns = _read(session, batch)
-            session.rollback()  # end the read transaction before the slow part
-            _compute(batch, txns, ctx)
+            _read_versions(session, batch)
+            _compute(session, batch, ctx)
+            session.rollback()  # end the read transaction before the write
             if batch.computed or batch.failures:  # nothing to write when all were released
                 changed = _write(session, batch, ctx, started)
                 session.commit()

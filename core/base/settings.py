@@ -105,6 +105,8 @@ class Settings(BaseSettings):
 
     queue_prefix: str = Field(default="tally", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     drain_batch_size: int = Field(default=100, ge=1, le=1000)
+    # Transactions the drain holds in memory at once, whatever the batch's histories.
+    drain_max_batch_rows: int = Field(default=5000, ge=100, le=1_000_000)
     drain_budget_seconds: float = Field(default=20.0, gt=0, le=900)
     drain_max_budget_seconds: float = Field(default=25.0, gt=0, le=900)
     lease_seconds: int = Field(default=120, ge=1)

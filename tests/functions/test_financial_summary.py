@@ -332,7 +332,7 @@ def test_a_batch_that_fails_as_a_whole_stops_the_run(
     def down(*args: Any, **kwargs: Any) -> Any:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(job_module, "_read", down)
+    monkeypatch.setattr(job_module, "_read_versions", down)
     stats = drain_all(batch_size=4)
 
     # An unreachable database is nobody's failure: the batch goes back, no attempt counted.
@@ -352,7 +352,7 @@ def test_a_batch_that_raises_a_bug_fails_and_stops_the_run(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(job_module, "_read", broken)
+    monkeypatch.setattr(job_module, "_read_versions", broken)
     stats = drain_all(batch_size=4)
 
     assert (stats.claimed, stats.retried, stats.stop_reason) == (4, 4, StopReason.ERROR)
