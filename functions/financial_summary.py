@@ -230,8 +230,8 @@ def _compute_one(
             return False
         share = ctx.share_seconds or 0.0
         error = (
-            f"the summary of {counted.count}+ transactions took longer than its share of the "
-            f"drain's budget ({share:.1f}s)"
+            f"the summary took longer than its share of the drain's budget ({share:.1f}s); "
+            f"stopped after {counted.count} transactions"
         )
         log.warning("summary for one user stopped: %s", error)
         batch.failures[user_id] = Failure(user_id, error)

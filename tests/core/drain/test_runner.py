@@ -139,9 +139,8 @@ def test_a_user_over_its_share_fails_alone_and_costs_its_batch_mates_nothing(
     assert (stats.claimed, stats.succeeded, stats.retried, stats.released) == (4, 3, 1, 0)
     assert job_rows(world) == [(heavy, "failed", 1)] + [(u, "succeeded", 1) for u in light]
     error = world.scalar("SELECT error FROM background_jobs WHERE user_id = :u", u=heavy)
-    assert error == (
-        "the summary of 2000 transactions took longer than its share of the drain's budget (5.0s)"
-    )
+    assert error.startswith("the summary took longer than its share of the drain's budget (5.0s)")
+    assert "stopped after" in error
     assert attempts(upstash, [heavy]) == {heavy: 1}
     assert world.queue.stats().retrying == 1
 
