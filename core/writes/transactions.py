@@ -65,13 +65,34 @@ def _check_currency(code: str) -> str:
     return upper
 
 
-def _no_float(value: object) -> object:
+_AMOUNT_FORMS = "a decimal string such as '-12.34' or an integer number of minor units"
+
+
+def _amount_type(value: object) -> object:
+    """One clear message for an amount of the wrong JSON type (rather than one per member of
+    the int-or-string union)."""
+    if value is None:
+        raise ValueError(f"amount must be {_AMOUNT_FORMS}, not null")
     if isinstance(value, float):
         raise ValueError(
-            "amount must be a decimal string such as '-12.34' or an integer number of minor "
-            "units; a JSON number with a fraction is refused (binary floats lose cents)"
+            f"amount must be {_AMOUNT_FORMS}; a JSON number with a fraction is refused "
+            "(binary floats lose cents)"
         )
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"amount must be {_AMOUNT_FORMS}, not {_json_type(value)}")
     return value
+
+
+def _amount_type_or_null(value: object) -> object:
+    return None if value is None else _amount_type(value)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "true/false" if isinstance(value, bool) else type(value).__name__
 
 
 class TransactionCreate(BaseModel):
@@ -83,7 +104,7 @@ class TransactionCreate(BaseModel):
     description: Description = ""
     category: Category | None = None
 
-    _amount_not_float = field_validator("amount", mode="before")(_no_float)
+    _check_amount = field_validator("amount", mode="before")(_amount_type)
 
     @model_validator(mode="after")
     def _valid(self) -> TransactionCreate:
@@ -116,7 +137,7 @@ class TransactionUpdate(BaseModel):
     description: Description | None = None
     category: Category | None = None
 
-    _amount_not_float = field_validator("amount", mode="before")(_no_float)
+    _check_amount = field_validator("amount", mode="before")(_amount_type_or_null)
 
     @model_validator(mode="after")
     def _valid(self) -> TransactionUpdate:

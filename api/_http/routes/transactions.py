@@ -12,7 +12,7 @@ from fastapi import (
     UploadFile,
     status,
 )
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Discriminator, Field, Tag
 
 from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, invalid
 from core.writes import transactions as txns
@@ -32,6 +32,18 @@ from core.writes.uploads import ImportResult, import_statement
 router = APIRouter(prefix="/api/transactions", tags=["transactions"])
 
 Batch = Annotated[list[TransactionCreate], Field(min_length=1, max_length=MAX_BATCH)]
+
+
+def _shape(value: object) -> str:
+    return "list" if isinstance(value, list) else "object"
+
+
+# An object or a list, told apart by the JSON itself: only the matching shape is validated, so
+# each problem is reported once (api._http.errors drops the tag from the error's location).
+CreateBody = Annotated[
+    Annotated[TransactionCreate, Tag("object")] | Annotated[Batch, Tag("list")],
+    Discriminator(_shape),
+]
 # Ids are 64-bit: a larger number in the path is a 422, not a database error (500).
 TxnId = Annotated[int, Path(ge=-(2**63), le=2**63 - 1)]
 
@@ -42,7 +54,7 @@ def _not_found(txn_id: int) -> HTTPException:
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_transactions(
-    body: TransactionCreate | Batch,
+    body: CreateBody,
     user: CurrentUser,
     session: SessionDep,
     queue: QueueDep,
