@@ -134,8 +134,9 @@ def _read_versions(session: Session, batch: _Batch) -> None:
 
 
 _TRANSACTIONS = sa.text(
-    "SELECT user_id, date, amount_minor, currency, description, category "
-    "FROM transactions WHERE user_id IN :ids ORDER BY user_id"
+    "SELECT t.user_id, t.date, t.amount_minor, t.currency, t.description, t.category, a.name "
+    "FROM transactions AS t JOIN accounts AS a ON a.id = t.account_id "
+    "WHERE t.user_id IN :ids ORDER BY t.user_id"
 ).bindparams(_ids_param("ids"))
 
 
@@ -158,10 +159,10 @@ def _stream(
 
 
 def _txn(row: Any) -> Txn:
-    _, day, amount, currency, description, category = row
+    _, day, amount, currency, description, category, account = row
     if isinstance(day, str):  # SQLite hands dates back as text through a raw query
         day = datetime.strptime(day, "%Y-%m-%d").date()
-    return Txn(day, int(amount), currency, description or "", category)
+    return Txn(day, int(amount), currency, description or "", category, str(account))
 
 
 def _stable(figures: Any) -> dict[str, Any]:

@@ -66,16 +66,32 @@ class Statement(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Account(SQLModel, table=True):
+    """A user's bank account, card or wallet, known by the name the user gave it (or the OFX
+    ACCTID). Made by the first write naming it; `default` holds rows that name none."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("user_id", "name", name="uq_accounts_user_name"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class Transaction(SQLModel, table=True):
     __tablename__ = "transactions"
     __table_args__ = (
         sa.Index("ix_transactions_user_date", "user_id", "date", "id"),
-        # Re-uploading a statement must not import its rows twice.
-        sa.UniqueConstraint("user_id", "import_key", name="uq_transactions_user_import_key"),
+        sa.Index("ix_transactions_account_date", "account_id", "date", "id"),
+        # Re-uploading a statement to an account must not import its rows twice; the same row
+        # in another account's statement is another transaction.
+        sa.UniqueConstraint("account_id", "import_key", name="uq_transactions_account_import_key"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="accounts.id", sa_type=BigId, ondelete="CASCADE")
     statement_id: int | None = Field(
         default=None, foreign_key="statements.id", sa_type=BigId, ondelete="SET NULL"
     )

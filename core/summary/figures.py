@@ -10,6 +10,8 @@ Definitions (the contract the API and the tests rely on):
 
 - Rounding: every division rounds half away from zero (Decimal's ROUND_HALF_UP), in integer
   arithmetic: 4299.5 -> 4300 and -10000.5 bp -> -10001 bp.
+- `by_account`: income, expenses, net and count per account (by name, code-point order); they
+  add up to the currency's totals.
 - Categories: a missing or blank category counts as "Uncategorized". `by_category` is sorted by
   expenses descending, then name (code-point order).
 - `monthly`: every calendar month from `first_date`'s to `last_date`'s inclusive, empty months
@@ -48,6 +50,7 @@ from collections.abc import Iterable
 
 from core.summary.merchants import normalise_merchant
 from core.summary.shapes import (
+    AccountTotals,
     CategoryTotals,
     CurrencySummary,
     LargestExpense,
@@ -151,6 +154,19 @@ def _categories(by_category: dict[str, Totals]) -> list[CategoryTotals]:
             count=totals.count,
         )
         for name, totals in ordered
+    ]
+
+
+def _accounts(by_account: dict[str, Totals]) -> list[AccountTotals]:
+    return [
+        AccountTotals(
+            account=name,
+            income_minor=totals.income,
+            expenses_minor=totals.expenses,
+            net_minor=totals.income - totals.expenses,
+            count=totals.count,
+        )
+        for name, totals in sorted(by_account.items())
     ]
 
 
@@ -312,4 +328,5 @@ def _summarise(
             this_month.expenses_minor - previous_month.expenses_minor,
             previous_month.expenses_minor,
         ),
+        by_account=_accounts(accumulator.by_account),
     )

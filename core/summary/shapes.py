@@ -19,6 +19,7 @@ class Txn:
     currency: str  # ISO 4217
     description: str
     category: str | None
+    account: str = ""  # the account's name
 
 
 class _Figures(BaseModel):
@@ -29,6 +30,14 @@ class _Figures(BaseModel):
 
 class CategoryTotals(_Figures):
     category: str
+    income_minor: StrictInt
+    expenses_minor: StrictInt
+    net_minor: StrictInt
+    count: StrictInt
+
+
+class AccountTotals(_Figures):
+    account: str
     income_minor: StrictInt
     expenses_minor: StrictInt
     net_minor: StrictInt
@@ -84,3 +93,5 @@ class CurrencySummary(_Figures):
     this_month: MonthTotals
     last_month: MonthTotals
     expenses_change_bp: StrictInt | None
+    # Empty in a document written before accounts existed.
+    by_account: list[AccountTotals] = []

@@ -49,6 +49,7 @@ class CurrencyAccumulator:
     (merchant, month); every other figure is derived from those, which stay few."""
 
     __slots__ = (
+        "by_account",
         "by_category",
         "by_month",
         "first_date",
@@ -61,6 +62,7 @@ class CurrencyAccumulator:
     def __init__(self, day: datetime.date) -> None:
         self.by_month: dict[int, Totals] = {}
         self.by_category: dict[str, Totals] = {}
+        self.by_account: dict[str, Totals] = {}
         self.spending: dict[tuple[str, int], MerchantMonth] = {}
         self.first_date = day
         self.last_date = day
@@ -82,17 +84,23 @@ class CurrencyAccumulator:
         at_merchant = self.spending.get((merchant, month))
         if at_merchant is None:
             at_merchant = self.spending[merchant, month] = MerchantMonth()
+        in_account = self.by_account.get(txn.account)
+        if in_account is None:
+            in_account = self.by_account[txn.account] = Totals()
         in_month.count += 1
         in_category.count += 1
         at_merchant.count += 1
+        in_account.count += 1
         if amount > 0:
             in_month.income += amount
             in_category.income += amount
             at_merchant.income += amount
+            in_account.income += amount
         elif amount < 0:
             in_month.expenses -= amount
             in_category.expenses -= amount
             at_merchant.expenses -= amount
+            in_account.expenses -= amount
             if day > at_merchant.last_expense_date:
                 at_merchant.last_expense_date = day
             largest = self.largest

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from core.base.models import Transaction, User, utcnow
 from core.queue import JobQueue
+from core.writes.accounts import account_name, ensure_accounts
 from core.writes.users import ensure_user
 
 log = logging.getLogger("tally.ledger")
@@ -34,6 +35,7 @@ class NewTransaction:
     description: str = ""
     category: str | None = None
     import_key: str | None = None
+    account: str | None = None  # the account's name; None: the user's default account
 
 
 def mark_changed(session: Session, user_id: str) -> None:
@@ -50,13 +52,20 @@ def mark_changed(session: Session, user_id: str) -> None:
 
 
 def row_values(
-    user_id: str, rows: Sequence[NewTransaction], statement_id: int | None = None
+    session: Session,
+    user_id: str,
+    rows: Sequence[NewTransaction],
+    statement_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Column values for a bulk INSERT of `rows` (one timestamp for the whole batch)."""
+    """Column values for a bulk INSERT of `rows` (one timestamp for the whole batch), the
+    accounts they name made if missing. Raises ValueError for an unusable account name."""
     now = utcnow()
+    names = [account_name(row.account) for row in rows]
+    accounts = ensure_accounts(session, user_id, names)
     return [
         {
             "user_id": user_id,
+            "account_id": accounts[name],
             "statement_id": statement_id,
             "date": row.date,
             "amount_minor": row.amount_minor,
@@ -67,7 +76,7 @@ def row_values(
             "created_at": now,
             "updated_at": now,
         }
-        for row in rows
+        for row, name in zip(rows, names, strict=True)
     ]
 
 
@@ -81,11 +90,11 @@ def insert_transactions(
 ) -> None:
     """Bulk insert in one statement (executemany), whatever the number of rows.
 
-    `skip_duplicates` leaves out rows whose import key the user already has (re-uploads).
+    `skip_duplicates` leaves out rows whose import key their account already has (re-uploads).
     """
     if not rows:
         return
-    values = row_values(user_id, rows, statement_id)
+    values = row_values(session, user_id, rows, statement_id)
     # Without render_nulls SQLAlchemy starts a new INSERT whenever the set of NULL columns
     # changes from one row to the next (a category here, none there): 20,000 statements for a
     # 50,000-row statement instead of a handful of multi-row INSERTs.
@@ -93,7 +102,7 @@ def insert_transactions(
     if not skip_duplicates:
         session.execute(sa.insert(Transaction), values, execution_options=options)
         return
-    target = ["user_id", "import_key"]
+    target = ["account_id", "import_key"]
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(

@@ -24,8 +24,9 @@ from pydantic import (
 )
 from sqlmodel import Session, col
 
-from core.base.models import Transaction, utcnow
+from core.base.models import Account, Transaction, utcnow
 from core.base.money import decimal_string
+from core.writes.accounts import DEFAULT_ACCOUNT, account_name, account_names
 from core.writes.ledger import NewTransaction, mark_changed, row_values
 from core.writes.statements import amount_to_minor, is_valid_currency
 from core.writes.users import ensure_user
@@ -46,6 +47,18 @@ NO_NUL = r"^[^\x00]*$"
 
 Description = Annotated[str, Field(max_length=500, pattern=NO_NUL)]
 Category = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+AccountName = Annotated[
+    str,
+    Field(
+        max_length=200,
+        description=f"The account's name (1-100 characters); left out: '{DEFAULT_ACCOUNT}'",
+    ),
+]
+
+
+def _check_account(value: object) -> object:
+    # Before pydantic strips whitespace, so a blank name is an error and not the default.
+    return account_name(value) if isinstance(value, str) else value
 
 
 class NotFound(LookupError):
@@ -103,8 +116,10 @@ class TransactionCreate(BaseModel):
     currency: Currency
     description: Description = ""
     category: Category | None = None
+    account: AccountName | None = None
 
     _check_amount = field_validator("amount", mode="before")(_amount_type)
+    _account_name = field_validator("account", mode="before")(_check_account)
 
     @model_validator(mode="after")
     def _valid(self) -> TransactionCreate:
@@ -120,6 +135,7 @@ class TransactionCreate(BaseModel):
             currency=self.currency,
             description=self.description,
             category=self.category,
+            account=self.account,
         )
 
 
@@ -161,12 +177,13 @@ class TransactionPublic(BaseModel):
     currency: str
     description: str
     category: str | None
+    account: str = Field(description="the name of the account it belongs to")
     statement_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
 
     @classmethod
-    def of(cls, row: Transaction) -> TransactionPublic:
+    def of(cls, row: Transaction, account: str) -> TransactionPublic:
         assert row.id is not None
         return cls(
             id=row.id,
@@ -176,6 +193,7 @@ class TransactionPublic(BaseModel):
             currency=row.currency,
             description=row.description,
             category=row.category,
+            account=account,
             statement_id=row.statement_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
@@ -193,21 +211,26 @@ class TransactionFilter(BaseModel):
     date_from: dt.date | None = None
     date_to: dt.date | None = None
     category: str | None = None
+    account: str | None = None
     q: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = None
 
 
-def create(session: Session, user_id: str, items: list[TransactionCreate]) -> list[Transaction]:
+def create(
+    session: Session, user_id: str, items: list[TransactionCreate]
+) -> list[TransactionPublic]:
     """Insert all items with one statement (RETURNING the rows), then bump the version."""
     ensure_user(session, user_id)
-    values = row_values(user_id, [item.to_new() for item in items])
+    values = row_values(session, user_id, [item.to_new() for item in items])
     # render_nulls: the ORM otherwise drops None values and starts a new INSERT each time the
     # set of non-null columns changes (a null category every few rows meant hundreds of them).
     insert = sa.insert(Transaction).returning(Transaction).execution_options(render_nulls=True)
     rows = list(session.scalars(insert, values))
     mark_changed(session, user_id)
-    return sorted(rows, key=lambda r: r.id or 0)
+    names = account_names(session, (row.account_id for row in rows))
+    ordered = sorted(rows, key=lambda r: r.id or 0)
+    return [TransactionPublic.of(row, names[row.account_id]) for row in ordered]
 
 
 def _owned(session: Session, user_id: str, txn_id: int) -> Transaction:
@@ -221,7 +244,9 @@ def _owned(session: Session, user_id: str, txn_id: int) -> Transaction:
     return row  # type: ignore[no-any-return]
 
 
-def update(session: Session, user_id: str, txn_id: int, patch: TransactionUpdate) -> Transaction:
+def update(
+    session: Session, user_id: str, txn_id: int, patch: TransactionUpdate
+) -> TransactionPublic:
     row = _owned(session, user_id, txn_id)
     changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
     currency = changes.get("currency", row.currency)
@@ -236,7 +261,7 @@ def update(session: Session, user_id: str, txn_id: int, patch: TransactionUpdate
     session.add(row)
     session.flush()
     mark_changed(session, user_id)
-    return row
+    return TransactionPublic.of(row, account_names(session, [row.account_id])[row.account_id])
 
 
 def delete(session: Session, user_id: str, txn_id: int) -> None:
@@ -273,7 +298,13 @@ def _like(text: str) -> str:
 
 def list_page(session: Session, user_id: str, f: TransactionFilter) -> TransactionPage:
     """Newest first, keyset-paginated on (date, id) so pages stay stable while rows change."""
-    query = sa.select(Transaction).where(col(Transaction.user_id) == user_id)
+    query = (
+        sa.select(Transaction, col(Account.name))
+        .join(Account, col(Account.id) == col(Transaction.account_id))
+        .where(col(Transaction.user_id) == user_id)
+    )
+    if f.account is not None:
+        query = query.where(col(Account.name) == f.account.strip())
     if f.date_from:
         query = query.where(col(Transaction.date) >= f.date_from)
     if f.date_to:
@@ -293,10 +324,10 @@ def list_page(session: Session, user_id: str, f: TransactionFilter) -> Transacti
             )
         )
     query = query.order_by(col(Transaction.date).desc(), col(Transaction.id).desc())
-    rows = list(session.scalars(query.limit(f.limit + 1)))
+    rows = [(row, str(name)) for row, name in session.execute(query.limit(f.limit + 1))]
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     return TransactionPage(
-        items=[TransactionPublic.of(r) for r in rows],
-        next_cursor=_encode_cursor(rows[-1]) if more and rows else None,
+        items=[TransactionPublic.of(row, name) for row, name in rows],
+        next_cursor=_encode_cursor(rows[-1][0]) if more and rows else None,
     )

@@ -7,8 +7,13 @@ transaction to be rolled back: the import is all or nothing without ever holding
 Nor the file: the upload route hands over the spooled file, which every pass reads in chunks.
 
 On Postgres the rows are COPYed into a temporary table and moved into `transactions` by one
-INSERT ... SELECT that skips import keys the user already has: a fixed number of statements,
-whatever the size of the file. SQLite (development) inserts them in bounded chunks instead.
+INSERT ... SELECT that skips import keys their account already has: a fixed number of
+statements, whatever the size of the file. SQLite (development) inserts them in bounded chunks.
+
+Accounts: the form's `account` names the account of every row of the file. Without it, an
+OFX/QFX statement's ACCTID names its rows' account (a file of two statements fills two), and
+a CSV file's rows go to the default account. The form wins because it is the user's own choice:
+the OFX and the CSV export of one bank account can then be filed under the same name.
 """
 
 from __future__ import annotations
@@ -21,13 +26,21 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
 from core.base.models import Statement, Transaction, utcnow
 from core.base.settings import Settings
+from core.writes.accounts import DEFAULT_ACCOUNT, account_name
 from core.writes.ledger import NewTransaction, insert_transactions, mark_changed
-from core.writes.statements import ParsedRow, StatementData, StatementStream, open_statement
+from core.writes.statements import (
+    InvalidStatement,
+    LineError,
+    ParsedRow,
+    StatementData,
+    StatementStream,
+    open_statement,
+)
 from core.writes.statements.source import ByteSource
 from core.writes.users import ensure_user
 
@@ -45,20 +58,27 @@ _CREATE_STAGE = sa.text(
     "CREATE TEMP TABLE statement_rows ("
     "line integer NOT NULL, date date NOT NULL, amount_minor bigint NOT NULL, "
     "currency varchar(3) NOT NULL, description varchar(500) NOT NULL, "
-    "category varchar(100), import_key varchar(64) NOT NULL"
+    "category varchar(100), import_key varchar(64) NOT NULL, account varchar(100) NOT NULL"
     ") ON COMMIT DROP"
 )
 _COPY_STAGE = (
-    "COPY statement_rows (line, date, amount_minor, currency, description, category, import_key)"
-    " FROM STDIN"
+    "COPY statement_rows (line, date, amount_minor, currency, description, category, import_key,"
+    " account) FROM STDIN"
 )
+_ACCOUNTS_FROM_STAGE = sa.text(
+    "INSERT INTO accounts (user_id, name, created_at) "
+    "SELECT DISTINCT :user_id, account, CAST(:now AS timestamptz) FROM statement_rows "
+    "ON CONFLICT (user_id, name) DO NOTHING"
+)
+_STAGED_ACCOUNTS = sa.text("SELECT DISTINCT account FROM statement_rows ORDER BY account")
 # ORDER BY line: ids follow the file's order, as a row-by-row insert would give them.
 _INSERT_FROM_STAGE = sa.text(
-    "INSERT INTO transactions (user_id, statement_id, date, amount_minor, currency, "
+    "INSERT INTO transactions (user_id, account_id, statement_id, date, amount_minor, currency, "
     "description, category, import_key, created_at, updated_at) "
-    "SELECT :user_id, :statement_id, date, amount_minor, currency, description, category, "
-    "import_key, :now, :now FROM statement_rows ORDER BY line "
-    "ON CONFLICT (user_id, import_key) DO NOTHING"
+    "SELECT :user_id, a.id, :statement_id, s.date, s.amount_minor, s.currency, s.description, "
+    "s.category, s.import_key, :now, :now FROM statement_rows AS s "
+    "JOIN accounts AS a ON a.user_id = :user_id AND a.name = s.account ORDER BY s.line "
+    "ON CONFLICT (account_id, import_key) DO NOTHING"
 )
 # Dropped at once rather than at commit, so a second import in the same transaction can stage.
 _DROP_STAGE = sa.text("DROP TABLE statement_rows")
@@ -74,6 +94,7 @@ class ImportResult(BaseModel):
     encoding: str
     delimiter: str | None
     date_order: str | None
+    accounts: list[str] = Field(description="the accounts the rows were filed under")
 
 
 def _clean_filename(name: str | None) -> str:
@@ -94,8 +115,12 @@ def import_statement(
     currency: str | None = None,
     date_order: str | None = None,
     amount_sign: str | None = None,
+    account: str | None = None,
 ) -> ImportResult:
     """Import a statement into the caller's transaction; the caller commits.
+
+    `account` (the form's field; None or empty: not given) files every row under that account;
+    otherwise an OFX statement's ACCTID does, or else the default account.
 
     `data` is the file's bytes or a seekable binary file (the upload's spooled file), which is
     read in chunks and never held whole; it must stay open until this returns.
@@ -103,6 +128,7 @@ def import_statement(
     whole is raised before anything is written; a bad row after earlier rows were written, so
     the caller must roll back on any StatementError (the upload route never commits on one).
     """
+    chosen = _form_account(account)
     stream = open_statement(
         data,
         filename or "",
@@ -126,7 +152,7 @@ def import_statement(
     session.add(statement)
     session.flush()
     assert statement.id is not None
-    imported = store_rows(session, user_id, statement.id, stream)
+    imported, accounts = store_rows(session, user_id, statement.id, stream, chosen)
     statement.imported_count = imported
     statement.skipped_count = stream.row_count - imported
     session.add(statement)
@@ -138,7 +164,23 @@ def import_statement(
         stream.row_count,
         imported,
     )
-    return _result(statement, stream)
+    return _result(statement, stream, accounts)
+
+
+def _form_account(account: str | None) -> str | None:
+    if account is None or not account.strip():
+        return None
+    try:
+        return account_name(account)
+    except ValueError as exc:
+        raise InvalidStatement([LineError(0, "account", str(exc))]) from None
+
+
+def _row_account(row: ParsedRow, chosen: str | None) -> str:
+    """The account a row is filed under: the form's, else the file's, else the default."""
+    if chosen is not None:
+        return chosen
+    return row.account or DEFAULT_ACCOUNT
 
 
 def _digest(data: StatementData, max_bytes: int) -> tuple[str, int]:
@@ -150,7 +192,7 @@ def _digest(data: StatementData, max_bytes: int) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _result(statement: Statement, stream: StatementStream) -> ImportResult:
+def _result(statement: Statement, stream: StatementStream, accounts: list[str]) -> ImportResult:
     assert statement.id is not None
     return ImportResult(
         statement_id=statement.id,
@@ -162,26 +204,38 @@ def _result(statement: Statement, stream: StatementStream) -> ImportResult:
         encoding=stream.encoding,
         delimiter=stream.delimiter,
         date_order=stream.date_order,
+        accounts=accounts,
     )
 
 
-def store_rows(session: Session, user_id: str, statement_id: int, rows: Iterable[ParsedRow]) -> int:
-    """Store `rows` as the user's, skipping import keys they already have; rows imported.
+def store_rows(
+    session: Session,
+    user_id: str,
+    statement_id: int,
+    rows: Iterable[ParsedRow],
+    account: str | None = None,
+) -> tuple[int, list[str]]:
+    """Store `rows` as the user's, skipping import keys their account already has.
+
+    `account` (already cleaned) files every row there; None: each row's own or the default.
+    Returns the rows imported and the names of the accounts the rows were filed under.
 
     Whatever iterating `rows` raises propagates with the transaction left for the caller to roll
     back (on Postgres it is aborted outright: the failed COPY makes a commit impossible).
     """
     driver = _psycopg_connection(session)
     if driver is not None:
-        return _store_by_copy(session, driver, user_id, statement_id, rows)
-    for chunk in _chunks(rows, CHUNK_ROWS):
+        return _store_by_copy(session, driver, user_id, statement_id, rows, account)
+    names: set[str] = set()
+    for chunk in _chunks(rows, CHUNK_ROWS, account):
+        names.update(row.account or DEFAULT_ACCOUNT for row in chunk)
         insert_transactions(session, user_id, chunk, statement_id, skip_duplicates=True)
     imported = session.scalar(
         sa.select(sa.func.count())
         .select_from(Transaction)
         .where(col(Transaction.statement_id) == statement_id)
     )
-    return int(imported or 0)
+    return int(imported or 0), sorted(names)
 
 
 def _psycopg_connection(session: Session) -> psycopg.Connection[Any] | None:
@@ -198,7 +252,8 @@ def _store_by_copy(
     user_id: str,
     statement_id: int,
     rows: Iterable[ParsedRow],
-) -> int:
+    account: str | None,
+) -> tuple[int, list[str]]:
     session.execute(_CREATE_STAGE)
     # The same connection, hence the same transaction, as the session's statements around it.
     with driver.cursor() as cursor, cursor.copy(_COPY_STAGE) as copy:
@@ -212,15 +267,20 @@ def _store_by_copy(
                     row.description,
                     row.category,
                     row.import_key,
+                    _row_account(row, account),
                 )
             )
     params = {"user_id": user_id, "statement_id": statement_id, "now": utcnow()}
+    session.execute(_ACCOUNTS_FROM_STAGE, {"user_id": user_id, "now": params["now"]})
+    names = [str(name) for name in session.scalars(_STAGED_ACCOUNTS)]
     inserted = cast("sa.CursorResult[Any]", session.execute(_INSERT_FROM_STAGE, params))
     session.execute(_DROP_STAGE)
-    return inserted.rowcount
+    return inserted.rowcount, names
 
 
-def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[NewTransaction]]:
+def _chunks(
+    rows: Iterable[ParsedRow], size: int, account: str | None
+) -> Iterator[list[NewTransaction]]:
     iterator = iter(rows)
     while chunk := list(islice(iterator, size)):
         yield [
@@ -231,6 +291,7 @@ def _chunks(rows: Iterable[ParsedRow], size: int) -> Iterator[list[NewTransactio
                 description=row.description,
                 category=row.category,
                 import_key=row.import_key,
+                account=_row_account(row, account),
             )
             for row in chunk
         ]

@@ -90,7 +90,7 @@ def test_summary_matches_the_figures_of_the_stored_rows(world: World) -> None:
     body = client.get("/api/summary", headers=auth("ann")).json()
     assert sorted(body["currencies"]) == ["JPY", "USD"]
     txns = [
-        Txn(dt.date.fromisoformat(str(r["date"])), int(m), str(c), str(d), cat)
+        Txn(dt.date.fromisoformat(str(r["date"])), int(m), str(c), str(d), cat, "default")
         for r, (m, c, d, cat) in zip(
             subscription_year(),
             world.rows(

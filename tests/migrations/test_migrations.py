@@ -17,6 +17,7 @@ from core.base.migrate import upgrade
 
 TABLES = {
     "users",
+    "accounts",
     "transactions",
     "statements",
     "financial_summaries",

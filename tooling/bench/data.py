@@ -76,12 +76,18 @@ def load_ledger(url: str, users: Sequence[str], per_user: int, seed: int) -> int
         ) as copy:
             for uid in users:
                 copy.write_row((uid, now, 1, 0, now))
+        cur.execute(
+            "INSERT INTO accounts (user_id, name, created_at) "
+            "SELECT u, 'default', %s FROM unnest(%s::text[]) AS u RETURNING user_id, id",
+            (now, list(users)),
+        )
+        accounts = {str(uid): int(ident) for uid, ident in cur.fetchall()}
         with cur.copy(
-            "COPY transactions (user_id, date, amount_minor, currency, description, category, "
-            "created_at, updated_at) FROM STDIN"
+            "COPY transactions (account_id, user_id, date, amount_minor, currency, description, "
+            "category, created_at, updated_at) FROM STDIN"
         ) as copy:
             for row in ledger(users, per_user, seed):
-                copy.write_row((*row, now, now))
+                copy.write_row((accounts[row[0]], *row, now, now))
                 count += 1
         conn.commit()
     analyze(url)

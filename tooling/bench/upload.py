@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sqlmodel import Session
 
 from core.base.models import utcnow
+from core.writes.accounts import DEFAULT_ACCOUNT, ensure_accounts
 from core.writes.ledger import NewTransaction
 from core.writes.statements import parse_statement
 from core.writes.users import ensure_user
@@ -56,19 +57,20 @@ TRACE_HEADER = "x-bench-trace-memory"
 _SERVER = "from tooling.bench.upload import serve_traced; serve_traced()"
 _SERVER_TIMEOUT_SECONDS = 120.0
 _COPY_FLOOR = (
-    "COPY transactions (user_id, date, amount_minor, currency, description, category, "
-    "import_key, created_at, updated_at) FROM STDIN"
+    "COPY transactions (user_id, account_id, date, amount_minor, currency, description, "
+    "category, import_key, created_at, updated_at) FROM STDIN"
 )
 
 
 def copy_rows(session: Session, user_id: str, rows: list[NewTransaction]) -> None:
     """COPY `rows` into `transactions` inside the session's transaction (the caller commits)."""
+    account = ensure_accounts(session, user_id, [DEFAULT_ACCOUNT])[DEFAULT_ACCOUNT]
     driver = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
     now = utcnow()
     with driver.cursor() as cursor, cursor.copy(_COPY_FLOOR) as copy:
         for r in rows:
             copy.write_row(
-                (user_id, r.date, r.amount_minor, r.currency, r.description, r.category,
+                (user_id, account, r.date, r.amount_minor, r.currency, r.description, r.category,
                  r.import_key, now, now)
             )  # fmt: skip
 

@@ -213,6 +213,7 @@ def probes(alice: Alice) -> dict[tuple[str, str], list[Probe]]:
 
 OWNED_TABLES = (
     ("users", "id"),
+    ("accounts", "user_id"),
     ("transactions", "user_id"),
     ("statements", "user_id"),
     ("financial_summaries", "user_id"),

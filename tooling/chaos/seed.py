@@ -20,11 +20,15 @@ _USERS = sa.text(
     "INSERT INTO users (id, created_at, data_version, summary_version, summary_dirty_since)"
     " SELECT u, now(), 1, 0, now() FROM unnest(CAST(:ids AS text[])) AS u"
 )
+_ACCOUNTS = sa.text(
+    "INSERT INTO accounts (user_id, name, created_at)"
+    " SELECT u, 'default', now() FROM unnest(CAST(:ids AS text[])) AS u"
+)
 # hashtext() gives a stable pseudo-random integer per (user, row, salt).
 _TRANSACTIONS = sa.text(
-    "INSERT INTO transactions (user_id, date, amount_minor, currency, description, category,"
-    " created_at, updated_at)"
-    " SELECT u,"
+    "INSERT INTO transactions (user_id, account_id, date, amount_minor, currency, description,"
+    " category, created_at, updated_at)"
+    " SELECT u, (SELECT a.id FROM accounts AS a WHERE a.user_id = u AND a.name = 'default'),"
     "  DATE '2024-01-01' + abs(hashtext(u || ':d:' || g || :seed)) % 540,"
     "  abs(hashtext(u || ':a:' || g || :seed)) % 80000 - 50000,"
     "  (ARRAY['USD', 'EUR', 'JPY'])[1 + abs(hashtext(u || ':c:' || g || :seed)) % 3],"
@@ -41,6 +45,7 @@ def user_ids(count: int, tag: str = "u") -> list[str]:
 def seed_users(engine: Engine, ids: list[str], per_user: int, seed: int = 1) -> None:
     with engine.begin() as conn:
         conn.execute(_USERS, {"ids": ids})
+        conn.execute(_ACCOUNTS, {"ids": ids})
         conn.execute(
             _TRANSACTIONS,
             {

@@ -61,10 +61,9 @@ def create_transactions(
 ) -> TransactionPublic | list[TransactionPublic]:
     """Create one transaction (an object) or up to 1,000 (a list); the answer has the same shape."""
     items = body if isinstance(body, list) else [body]
-    rows = txns.create(session, user, items)
+    created = txns.create(session, user, items)
     session.commit()
     notify_queue(queue, user)
-    created = [TransactionPublic.of(row) for row in rows]
     return created if isinstance(body, list) else created[0]
 
 
@@ -75,6 +74,9 @@ def list_transactions(
     date_from: Annotated[dt.date | None, Query(alias="from")] = None,
     date_to: Annotated[dt.date | None, Query(alias="to")] = None,
     category: Annotated[str | None, Query(max_length=100, pattern=txns.NO_NUL)] = None,
+    account: Annotated[
+        str | None, Query(max_length=100, pattern=txns.NO_NUL, description="an account's name")
+    ] = None,
     q: Annotated[
         str | None,
         Query(max_length=200, pattern=txns.NO_NUL, description="text in the description"),
@@ -84,7 +86,13 @@ def list_transactions(
 ) -> TransactionPage:
     """Your transactions, newest first."""
     filters = TransactionFilter(
-        date_from=date_from, date_to=date_to, category=category, q=q, limit=limit, cursor=cursor
+        date_from=date_from,
+        date_to=date_to,
+        category=category,
+        account=account,
+        q=q,
+        limit=limit,
+        cursor=cursor,
     )
     try:
         return txns.list_page(session, user, filters)
@@ -97,14 +105,14 @@ def update_transaction(
     txn_id: TxnId, body: TransactionUpdate, user: CurrentUser, session: SessionDep, queue: QueueDep
 ) -> TransactionPublic:
     try:
-        row = txns.update(session, user, txn_id, body)
+        updated = txns.update(session, user, txn_id, body)
     except NotFound:
         raise _not_found(txn_id) from None
     except ValueError as exc:
         raise invalid(("body",), exc, body.model_dump(mode="json", exclude_unset=True)) from None
     session.commit()
     notify_queue(queue, user)
-    return TransactionPublic.of(row)
+    return updated
 
 
 @router.delete("/{txn_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -166,6 +174,10 @@ def upload_statement(
     amount_sign: Annotated[
         str | None, Form(description="expense_positive for card exports")
     ] = None,
+    account: Annotated[
+        str | None,
+        Form(description="the account to file every row under (else OFX's ACCTID, or default)"),
+    ] = None,
 ) -> ImportResult:
     """Import a whole statement or nothing; rows imported by an earlier upload are skipped."""
     # Check the size first, so an upload over the limit is refused before any of it is read.
@@ -186,6 +198,7 @@ def upload_statement(
         currency=currency,
         date_order=date_order,
         amount_sign=amount_sign,
+        account=account,
     )
     session.commit()
     if result.imported:

@@ -12,6 +12,7 @@ AmountSign = Literal["income_positive", "expense_positive"]
 
 MAX_DESCRIPTION_CHARS = 500
 MAX_CATEGORY_CHARS = 100
+MAX_ACCOUNT_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,8 @@ class ParsedRow:
     description: str  # trimmed, max 500 chars
     category: str | None  # max 100 chars
     import_key: str
+    # The account the file names for the row (OFX: its statement's ACCTID); None: it names none.
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from core.writes.statements.errors import (
 )
 from core.writes.statements.keys import ImportKeys
 from core.writes.statements.model import (
+    MAX_ACCOUNT_CHARS,
     MAX_DESCRIPTION_CHARS,
     ParsedRow,
     StatementStream,
@@ -286,7 +287,13 @@ def _read_entry(
         if fitid
         else keys.for_content(date, amount, currency, description)
     )
-    return ParsedRow(ordinal, date, amount, currency, description, None, key)
+    return ParsedRow(ordinal, date, amount, currency, description, None, key, _account(account))
+
+
+def _account(acctid: str) -> str | None:
+    """The ACCTID as an account name (printable, at most 100 characters), None when absent."""
+    name = clean_text("".join(ch for ch in acctid if ch.isprintable()), MAX_ACCOUNT_CHARS)
+    return name or None
 
 
 def _entry_date(entry: ET.Element, ordinal: int, errors: ErrorCollector) -> datetime.date | None:

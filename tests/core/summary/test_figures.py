@@ -136,6 +136,10 @@ def test_single_transaction() -> None:
         "this_month": month("2024-03", 0, 1_234, 1),
         "last_month": month("2024-02"),
         "expenses_change_bp": None,
+        "by_account": [
+            {"account": "", "income_minor": 0, "expenses_minor": 1_234, "net_minor": -1_234,
+             "count": 1},
+        ],
     }  # fmt: skip
 
 
@@ -398,7 +402,7 @@ def generate_currency(rng: random.Random, currency: str) -> list[Txn]:
 
     def add(first: date, amount: int, description: str, category: str | None) -> None:
         day = first + timedelta(days=rng.randint(0, 27))
-        out.append(Txn(day, amount, currency, description, category))
+        out.append(Txn(day, amount, currency, description, category, rng.choice(ACCOUNTS)))
 
     for position in range(span):
         if position in quiet:
@@ -424,8 +428,11 @@ def generate_currency(rng: random.Random, currency: str) -> list[Txn]:
         if position < 6 or rng.random() < 0.5:  # two equally long steady runs, then maybe more
             add(first, -(499 if position < 3 else 699), PRICE_RISE, "Subscriptions")
     if rng.random() < 0.5:  # first activity on the 1st, so the first month is complete
-        out.append(Txn(start, -rng.randint(1, 500), currency, "CORNER SHOP", None))
+        out.append(Txn(start, -rng.randint(1, 500), currency, "CORNER SHOP", None, "Savings"))
     return out
+
+
+ACCOUNTS = ("default", "Checking", "Savings", "Joint card")
 
 
 def generate_user(seed: int) -> list[Txn]:
@@ -606,7 +613,24 @@ def reference_summary(txns: list[Txn], currency: str, today: date) -> JsonDict:
         "this_month": this_month,
         "last_month": last_month,
         "expenses_change_bp": change,
+        "by_account": ref_accounts(rows),
     }
+
+
+def ref_accounts(rows: list[Txn]) -> list[JsonDict]:
+    out = []
+    for name in sorted({t.account for t in rows}):
+        income, expenses, count = ref_totals([t for t in rows if t.account == name])
+        out.append(
+            {
+                "account": name,
+                "income_minor": income,
+                "expenses_minor": expenses,
+                "net_minor": income - expenses,
+                "count": count,
+            }
+        )
+    return out
 
 
 def todays_for(txns: list[Txn]) -> list[date]:
