@@ -4,19 +4,30 @@ Request validation (422) answers one entry per problem: `loc` (FastAPI's locatio
 (the same path as text, without the `body`/`query` part), `msg` (a sentence for a person) and
 `type` (pydantic's stable code). Nothing of the input is echoed back (a non-finite float in it
 cannot even be written as JSON), and the names pydantic gives its internal validators never
-appear. An unhandled exception is a 500 with a fixed message; what it was goes to the log only.
+appear. An unhandled exception is a 500 with a fixed message; what it was goes to the log only. A
+database that cannot be reached is a 503 with `Retry-After` on every route.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 
+from core.base.db import unreachable
 from core.writes.statements import StatementError
+
+log = logging.getLogger("tally.api")
+
+# How long a client should wait before trying again after a 503 (an outage, not a refusal).
+RETRY_AFTER_SECONDS = 30
+RETRY_AFTER = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+DATABASE_DOWN = "the database is unreachable; nothing was changed, try again shortly"
 
 # Tags of the body's object-or-list union (api._http.routes.transactions): which shape was sent
 # is plain from the path itself ("amount" or "[3].amount"), so the tag is dropped from `loc`.
@@ -88,6 +99,17 @@ def _statement_rejected(request: Request, exc: StatementError) -> JSONResponse:
     return JSONResponse({"detail": exc.message, "errors": errors}, status_code=exc.status)
 
 
+def _database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+    if unreachable(exc):
+        # The class only: a driver's message can hold the host, user or password of the URL.
+        log.warning(
+            "%s %s: database unreachable (%s)", request.method, request.url.path, type(exc).__name__
+        )
+        return JSONResponse({"detail": DATABASE_DOWN}, status_code=503, headers=RETRY_AFTER)
+    log.error("%s %s: database error", request.method, request.url.path, exc_info=exc)
+    return _unhandled(request, exc)
+
+
 def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # Starlette's server-error middleware calls this, then re-raises for the server to log the
     # traceback; the client learns nothing of what failed.
@@ -97,4 +119,5 @@ def _unhandled(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(StatementError, _statement_rejected)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _request_invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _database_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unhandled)

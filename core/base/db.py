@@ -26,6 +26,18 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or used just now (refused, cut,
+    restarting, failover, lock or statement timeout, no pooled connection in time): an outage
+    to wait out, not a fault of the request or of any user's data."""
+    if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(
+        error,
+        exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError,
+    )
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(normalise_url(url)).get_backend_name() == "sqlite"
 

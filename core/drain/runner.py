@@ -25,11 +25,11 @@ from datetime import datetime
 from functools import cache
 from typing import TypeVar
 
-import sqlalchemy.exc as sa_exc
 from pydantic import BaseModel
 from sqlmodel import Session
 
 from core.base.db import get_engine
+from core.base.db import unreachable as database_unreachable
 from core.base.models import DrainRun, utcnow
 from core.base.settings import Settings, get_settings
 from core.drain.kinds import BatchResult, JobContext, JobKind
@@ -133,29 +133,23 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:500]
 
 
-def _reconcile(kind: JobKind, queue: JobQueue, ctx: JobContext, stats: DrainStats) -> None:
+def _reconcile(kind: JobKind, queue: JobQueue, ctx: JobContext, stats: DrainStats) -> str | None:
+    """Run the sweep; the error when the database could not be reached, else None."""
     try:
         ids = kind.reconcile(ctx, ctx.settings.reconcile_batch_size)
         if ids:
             stats.reconciled = queue.enqueue(*ids, sweep=True)
     except Exception as exc:  # noqa: BLE001 - the sweep is a safety net; draining goes on
         log.warning("reconcile kind=%s failed: %s", kind.name, type(exc).__name__)
+        if database_unreachable(exc):
+            return _short(exc)
+    return None
 
 
 def unreachable(exc: BaseException) -> bool:
     """Whether `exc` says a database or the network could not be reached (or timed out):
     something outside every user, which must cost no user an attempt."""
-    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    infrastructure = (
-        sa_exc.OperationalError,  # refused, reset, lock or statement timeout, failover
-        sa_exc.InterfaceError,
-        sa_exc.DisconnectionError,
-        sa_exc.TimeoutError,  # no connection from the pool in time
-        ConnectionError,
-        TimeoutError,
-    )
-    return isinstance(exc, infrastructure)
+    return database_unreachable(exc) or isinstance(exc, ConnectionError | TimeoutError)
 
 
 def _process(kind: JobKind, claim: Claim, ctx: JobContext) -> tuple[BatchResult, str | None]:
@@ -326,12 +320,16 @@ def drain(
     started = time.monotonic()
     started_at = utcnow()
     try:
-        _reconcile(kind, queue, ctx, stats)
+        sweep_error = _reconcile(kind, queue, ctx, stats)
         reaped = queue.reap()
         stats.reclaimed, stats.dead = reaped.reclaimed, reaped.dead
         # Nothing pending, leased or retrying: claiming would only spend a request to learn it.
         if not reaped.nothing:
             stats.stop_reason = _loop(kind, queue, ctx, opts, stats)
+        if sweep_error is not None and stats.stop_reason is StopReason.EMPTY and not stats.claimed:
+            # An empty queue while the database is down is no healthy tick: the sweep could
+            # not run, so say so (the cron answers 503 and the scheduler shows a failure).
+            stats.stop_reason, stats.error = StopReason.ERROR, sweep_error
         if stats.stop_reason is StopReason.EMPTY:
             stats.remaining = 0
         else:

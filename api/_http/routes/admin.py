@@ -8,6 +8,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, Field, StringConstraints
 
 from api._http.deps import QueueDep, SettingsDep, require_admin_secret
+from api._http.errors import RETRY_AFTER
 from core.base.db import get_engine
 from core.operator.overview import (
     AdminOverview,
@@ -77,8 +78,9 @@ def get_queue(
     """Queue depth, oldest pending age, leases, retries, dead letters and recent drain runs."""
     overview = gather(queue, get_engine(), SUMMARY_KIND, settings)
     code = status.HTTP_200_OK if overview.healthy else status.HTTP_503_SERVICE_UNAVAILABLE
+    outage = {} if overview.healthy else RETRY_AFTER
     if _wants_html(output, request.headers.get("accept", "")):
-        headers = {**_PAGE_HEADERS, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
+        headers = {**_PAGE_HEADERS, **outage, "Content-Security-Policy": CONTENT_SECURITY_POLICY}
         return templates.TemplateResponse(
             request,
             PAGE_TEMPLATE,
@@ -86,14 +88,17 @@ def get_queue(
             status_code=code,
             headers=headers,
         )
-    return JSONResponse(overview.model_dump(mode="json"), status_code=code, headers=_PAGE_HEADERS)
+    headers = {**_PAGE_HEADERS, **outage}
+    return JSONResponse(overview.model_dump(mode="json"), status_code=code, headers=headers)
 
 
 def _act(queue: QueueDep, action: DeadActionName, body: DeadIds | None) -> DeadActionResult:
     try:
         return dead_action(queue, action, None if body is None else body.ids)
     except QueueUnavailable as exc:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers=RETRY_AFTER
+        ) from None
 
 
 @router.post("/dead/requeue")

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response, status
 
 from api._http.deps import SettingsDep, require_cron_secret
+from api._http.errors import RETRY_AFTER
 from core.drain.runner import DrainOptions, DrainStats, StopReason, run
 from functions import get_kind
 
@@ -30,6 +31,7 @@ def _process(
     if stats.stop_reason is StopReason.ERROR:
         # Lets cron-job.org (and Vercel) show the run as failed; the body says why.
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers.update(RETRY_AFTER)
     return stats
 
 

@@ -1,5 +1,6 @@
 from fastapi import APIRouter, Response, status
 
+from api._http.errors import RETRY_AFTER
 from core.operator.health import Health, health
 
 router = APIRouter(tags=["health"])
@@ -11,4 +12,5 @@ def get_health(response: Response) -> Health:
     result = health()
     if result.status != "ok":
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+        response.headers.update(RETRY_AFTER)
     return result
