@@ -1,22 +1,17 @@
-"""OFX 1.x (SGML), OFX 2.x (XML) and QFX files, read with the `ofxtools` library.
+"""OFX 1.x (SGML), OFX 2.x (XML) and QFX files: each STMTTRN to a validated row.
 
-ofxtools handles the header, the character set and SGML's optional end tags. Its model layer
-(`OFXTree.convert`) is not used: it rejects whole files over spec details banks routinely get
-wrong (a 40-character NAME, a missing SIGNON block), while all we need is each STMTTRN.
-The library is imported inside `open_ofx`, so the upload endpoint's cold start stays small.
+`ofx_reader` turns the file into an element tree; this module reads the statements in it. The
+OFX specification is not enforced beyond what a row needs: banks routinely get details wrong
+(a 40-character NAME, a missing SIGNON block) and their files are still read. The module is
+imported only for OFX uploads, so a CSV upload's cold start never loads it.
 """
 
 from __future__ import annotations
 
-import codecs
 import datetime
 import functools
-import io
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from core.base.currencies import normalise_currency
 from core.writes.statements.amounts import parse_amount
@@ -34,37 +29,20 @@ from core.writes.statements.model import (
     StatementStream,
     clean_text,
 )
-
-if TYPE_CHECKING:
-    from ofxtools.Parser import TreeBuilder
+from core.writes.statements.ofx_reader import read_ofx
 
 _STATEMENT_TAGS = ("STMTRS", "CCSTMTRS")
 _ACCOUNT_PATHS = ("BANKACCTFROM/ACCTID", "CCACCTFROM/ACCTID")
-_CODEC_NAMES = {"utf_8": "utf-8", "cp1252": "cp1252", "latin_1": "latin-1"}
-_POSITION = re.compile(r"position=\[(\d+):\d+\]")
-_BLANKS = re.compile(rb"\s+")
-_CDATA_OPEN, _CDATA_CLOSE = "<![CDATA[", "]]>"
-# Some banks send the SGML body without the OFX header block that ofxtools requires.
-_SYNTHETIC_HEADER = (
-    "OFXHEADER:100\nDATA:OFXSGML\nVERSION:102\nSECURITY:NONE\nENCODING:USASCII\n"
-    "CHARSET:{charset}\nCOMPRESSION:NONE\nOLDFILEUID:NONE\nNEWFILEUID:NONE\n\n"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class _Source:
-    data: bytes
-    added_lines: int  # lines of synthetic header in front of the user's file
 
 
 def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> StatementStream:
     """Parse an OFX/QFX file's structure now, its transactions on iteration.
 
     `currency` applies only when the file has no CURDEF. The whole tree is kept: OFX files
-    are small next to CSV exports, and ofxtools cannot read one incrementally anyway.
+    are small next to CSV exports.
     """
-    source = _with_header(data)
-    root, encoding = _parse_tree(source)
+    document = read_ofx(data)
+    root = document.root
     statements = [element for element in root.iter() if element.tag in _STATEMENT_TAGS]
     if not statements:
         reason = "the file holds no bank or credit card statement (STMTRS or CCSTMTRS)"
@@ -82,145 +60,12 @@ def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> Sta
     is_qfx = filename.lower().endswith(".qfx") or any(e.tag == "INTU.BID" for e in root.iter())
     return StatementStream(
         "qfx" if is_qfx else "ofx",
-        encoding,
+        document.encoding,
         None,
         None,
         count,
         functools.partial(_read_transactions, statements, currency, count),
     )
-
-
-def _with_header(data: bytes) -> _Source:
-    body = data.removeprefix(codecs.BOM_UTF8).lstrip()
-    head = body[:4096].upper()
-    if b"OFXHEADER" in head:
-        return _Source(body, 0)
-    start = max(head.find(b"<OFX>"), 0)
-    try:
-        body[start:].decode("utf-8")
-        charset = "NONE"  # ofxtools reads CHARSET:NONE as UTF-8
-    except UnicodeDecodeError:
-        charset = "1252"
-    header = _SYNTHETIC_HEADER.format(charset=charset)
-    return _Source(header.encode("ascii") + body[start:], header.count("\n"))
-
-
-def _parse_tree(source: _Source) -> tuple[ET.Element, str]:
-    from ofxtools.header import OFXHeaderError, parse_header
-    from ofxtools.Parser import ParseError
-
-    head, rest = _split_header(source.data)
-    try:
-        header, body = parse_header(io.BytesIO(head))
-        if rest is not None:
-            body = rest.decode(header.codec).strip()
-    except (OFXHeaderError, UnicodeDecodeError, ValueError) as exc:
-        # ofxtools quotes the whole raw header in its message; its first line is the gist.
-        detail = str(exc).strip().splitlines()[0].rstrip(":") if str(exc).strip() else "unreadable"
-        raise _malformed(1, f"the OFX header is invalid ({detail})") from None
-    unclosed = _unclosed_cdata(body)
-    if unclosed is not None:
-        line = _line_at(source, body, unclosed)
-        raise _malformed(line, "a CDATA section is not closed on its line")
-    builder = _strict_tree_builder()()
-    try:
-        builder.feed(body)
-        root = builder.close()
-    except (ParseError, IndexError) as exc:
-        raise _malformed(_error_line(source, body, str(exc)), _reason(str(exc))) from None
-    if root.tag != "OFX":
-        raise _malformed(1, f"the document's root element is <{root.tag}>, not <OFX>")
-    encoding = _CODEC_NAMES.get(str(header.codec), str(header.codec))
-    return root, encoding
-
-
-def _split_header(data: bytes) -> tuple[bytes, bytes | None]:
-    """What ofxtools' header parser is given, and the OFX 1 body it must not see.
-
-    For OFX 1 it searches the header lines with a pattern that, when they do not match, starts
-    again at every position and scans a whole run of blanks from each: quadratic in a broken
-    header's run of spaces, or in a body line read along with it. So it is given only the
-    header (everything before the first "<"), each run of blanks cut to one; the body is
-    decoded here. OFX 2 (an XML declaration) is searched for a literal, linear: left whole.
-    """
-    if data.lstrip().startswith(b"<?xml"):
-        return data, None
-    cut = data.find(b"<")
-    cut = len(data) if cut < 0 else cut
-    head = _BLANKS.sub(lambda m: b"\n" if b"\n" in m[0] else b" ", data[:cut])
-    return head + b"\n", data[cut:]
-
-
-def _unclosed_cdata(body: str) -> int | None:
-    """Offset of the first line holding a CDATA section that does not close on that line.
-
-    ofxtools reads CDATA as `<![CDATA[.+]]>` within one line: from each unclosed opener its
-    pattern scans to the end of the line and back, quadratic in a line of openers, and the
-    section's text would be dropped without a word.
-    """
-    if _CDATA_OPEN not in body:
-        return None
-    offset = 0
-    for line in body.split("\n"):
-        opener = line.rfind(_CDATA_OPEN)
-        if opener >= 0 and line.find(_CDATA_CLOSE, opener) < 0:
-            return offset
-        offset += len(line) + 1
-    return None
-
-
-def _malformed(line: int, reason: str) -> InvalidStatement:
-    return InvalidStatement([LineError(line, None, f"the OFX file is malformed: {reason}")])
-
-
-def _reason(message: str) -> str:
-    return _POSITION.sub("", message).rstrip(" -") or "broken structure"
-
-
-def _error_line(source: _Source, body: str, message: str) -> int:
-    """Physical line of a parse error: ofxtools reports an offset into the body text."""
-    match = _POSITION.search(message)
-    return _line_at(source, body, int(match.group(1)) if match else len(body))
-
-
-def _line_at(source: _Source, body: str, offset: int) -> int:
-    """Physical line of an offset into the body text."""
-    body_start = source.data.upper().find(b"<OFX")
-    first_line = source.data[: max(body_start, 0)].count(b"\n") + 1 - source.added_lines
-    return max(first_line + body[:offset].count("\n"), 1)
-
-
-@functools.cache
-def _strict_tree_builder() -> type[TreeBuilder]:
-    """ofxtools' builder, checking that every end tag closes the element that is open.
-
-    The C ElementTree builder pops whatever is open, so without this a file with crossed or
-    missing end tags parses "successfully" into a wrong tree and transactions go missing.
-    """
-    from ofxtools.Parser import ParseError, TreeBuilder
-
-    class StrictTreeBuilder(TreeBuilder):
-        def __init__(self) -> None:
-            super().__init__()
-            self._open: list[str] = []
-
-        def start(self, tag: str, attrs: dict[str, str], /) -> ET.Element:
-            self._open.append(tag)
-            return super().start(tag, attrs)
-
-        def end(self, tag: str, /) -> ET.Element:
-            if not self._open or self._open[-1] != tag:
-                expected = f"</{self._open[-1]}>" if self._open else "no end tag"
-                raise ParseError(f"found </{tag}> where {expected} was expected")
-            self._open.pop()
-            return super().end(tag)
-
-        def close(self) -> ET.Element:
-            if self._open:
-                raise ParseError(f"the file ends before <{self._open[-1]}> is closed")
-            return super().close()
-
-    return StrictTreeBuilder
 
 
 def _read_transactions(
@@ -297,22 +142,46 @@ def _account(acctid: str) -> str | None:
 
 
 def _entry_date(entry: ET.Element, ordinal: int, errors: ErrorCollector) -> datetime.date | None:
-    from ofxtools.Types import DT_REGEX
-
     text = (entry.findtext("DTPOSTED") or "").strip()
     if not text:
         errors.add(ordinal, "DTPOSTED", "missing date")
         return None
-    match = DT_REGEX.match(text)
     try:
-        if match is None:
-            raise ValueError(text)
-        # The calendar date as the bank wrote it; converting to UTC first (as ofxtools'
-        # DateTime type does) would move evening transactions in the Americas to the next day.
-        return datetime.date(int(match["year"]), int(match["month"]), int(match["day"]))
+        return ofx_date(text)
     except ValueError:
         errors.add(ordinal, "DTPOSTED", f"could not read '{text}' as a date")
         return None
+
+
+def ofx_date(text: str) -> datetime.date:
+    """The calendar date of an OFX datetime, YYYYMMDD[HHMM[SS[.XXX]]][[offset:TZ]].
+
+    The date as the bank wrote it: converting to UTC first would move evening transactions in
+    the Americas to the next day, so the time and zone are checked, not applied.
+    """
+    stamp, bracket, zone = text.partition("[")
+    if bracket and (not zone.endswith("]") or not _is_zone(zone[:-1])):
+        raise ValueError(text)
+    clock, dot, fraction = stamp[8:].partition(".")
+    if not (stamp[:8].isascii() and stamp[:8].isdigit() and len(stamp) >= 8):
+        raise ValueError(text)
+    if dot and (len(clock) != 6 or not (fraction.isascii() and fraction.isdigit())):
+        raise ValueError(text)
+    if len(clock) not in {0, 4, 6} or not (clock.isascii() and (clock.isdigit() or not clock)):
+        raise ValueError(text)
+    if bracket and not clock:
+        raise ValueError(text)
+    hour, minute, second = int(clock[0:2] or 0), int(clock[2:4] or 0), int(clock[4:6] or 0)
+    if hour > 23 or minute > 59 or second > 60:
+        raise ValueError(text)
+    return datetime.date(int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]))
+
+
+def _is_zone(zone: str) -> bool:
+    """An offset in hours, optionally with minutes and a zone name: -5:EST, +5.30, 0."""
+    offset = zone.partition(":")[0]
+    hours, _, minutes = offset.lstrip("+-").partition(".")
+    return hours.isascii() and hours.isdigit() and (not minutes or minutes.isdigit())
 
 
 def _entry_amount(
@@ -330,14 +199,9 @@ def _entry_amount(
 
 
 def _entry_description(entry: ET.Element) -> str:
-    from ofxtools.Types import String
-
-    # ofxtools' String type undoes the SGML/XML escapes (&amp; &lt; &nbsp; ...) banks write.
-    unescape = String()
     parts: list[str] = []
     for path in ("NAME", "PAYEE/NAME", "MEMO"):
-        text = entry.findtext(path) or ""
-        part = clean_text(unescape.convert(text) or "", MAX_DESCRIPTION_CHARS)
+        part = clean_text(entry.findtext(path) or "", MAX_DESCRIPTION_CHARS)
         if part and part not in parts:
             parts.append(part)
     return " - ".join(parts)[:MAX_DESCRIPTION_CHARS]
