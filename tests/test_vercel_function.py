@@ -219,11 +219,13 @@ def test_the_built_function_serves_the_operator_page_and_its_files(
         assert seen is not None, path
         return served.call("GET", seen + path[len(path.split("?", 1)[0]) :], headers=headers)
 
-    admin = {"Authorization": f"Bearer {CRON_SECRET}", "Accept": "text/html"}
-    page = call("/api/admin/queue?format=html", headers=admin)
+    page = call("/api/admin", headers={"Accept": "text/html"})
     assert page.status == 200, page.body
     text = page.body.decode()
     assert "<title>Tally queue: financial-summary</title>" in text
+    figures = call("/api/admin/queue", headers={"Authorization": f"Bearer {CRON_SECRET}"})
+    assert figures.status == 200, figures.body
+    assert figures.json()["queue"]["pending"] == 0
     for name, media in (("operator.js", "text/javascript"), ("operator.css", "text/css")):
         found = re.search(rf'"(/api/admin/static/{re.escape(name)}\?v=\w+)"', text)
         assert found is not None, name

@@ -29,6 +29,7 @@ def create_app() -> FastAPI:
     app.include_router(transactions.router)
     app.include_router(summary.router)
     app.include_router(inbox.router)
+    app.include_router(admin.page_router)
     app.include_router(admin.router)
     app.mount(admin.STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="admin-static")
     app.add_middleware(BodyLimit)

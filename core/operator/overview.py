@@ -20,14 +20,18 @@ from core.base.db import normalise_url
 from core.base.models import DrainRun, utcnow
 from core.base.settings import Settings
 from core.queue import DeadLetter, JobQueue, QueueStats
+from core.queue.inspect import PendingJob, RetryingJob, pending_jobs, retrying_jobs
 
 log = logging.getLogger("tally.admin")
 
 RECENT_RUNS = 50
 DEAD_LETTERS_SHOWN = 200
+# Pending and retrying ids listed: the next ones to be claimed, the soonest due.
+JOBS_LISTED = 100
 REDACTED = "[redacted]"
 
 DeadActionName = Literal["requeue", "purge"]
+ActionName = Literal["requeue", "purge", "retry-now"]
 
 
 class RunRow(BaseModel):
@@ -67,7 +71,11 @@ class AdminOverview(BaseModel):
     queue: QueueStats | None
     queue_error: str | None = None
     dead_letters: list[DeadLetter]
+    pending_jobs: list[PendingJob] = []  # oldest first
+    retrying_jobs: list[RetryingJob] = []  # soonest due first
     runs: list[RunRow]  # newest first
+    # The `before` of the next page of runs (`GET /api/admin/runs`), when there are older ones.
+    older_runs: str | None = None
     runs_error: str | None = None
     throughput: Throughput
 
@@ -76,8 +84,13 @@ class AdminOverview(BaseModel):
         return self.queue_error is None and self.runs_error is None
 
 
-class DeadActionResult(BaseModel):
-    action: DeadActionName
+class RunsPage(BaseModel):
+    runs: list[RunRow]  # newest first
+    older_runs: str | None = None
+
+
+class ActionResult(BaseModel):
+    action: ActionName
     # "all" when no id was named; otherwise the ids asked for.
     ids: list[str] | Literal["all"]
     count: int
@@ -86,6 +99,10 @@ class DeadActionResult(BaseModel):
 
 class QueueUnavailable(RuntimeError):
     """The queue is not configured or did not answer; the message names no secret."""
+
+
+class UnknownRun(LookupError):
+    """A page of runs was asked for before a run that does not exist."""
 
 
 def secret_values(settings: Settings) -> list[str]:
@@ -118,7 +135,7 @@ def _run_row(run: DrainRun, secrets: Sequence[str]) -> RunRow:
     elapsed = run.elapsed_ms / 1000
     return RunRow(
         id=run.id,
-        started_at=_aware(run.started_at),
+        started_at=aware(run.started_at),
         trigger=run.trigger,
         claimed=run.claimed,
         succeeded=run.succeeded,
@@ -132,20 +149,41 @@ def _run_row(run: DrainRun, secrets: Sequence[str]) -> RunRow:
     )
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     # Stored as UTC; a column without a zone gives it back naive.
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def recent_runs(engine: Engine, kind: str, secrets: Sequence[str]) -> list[RunRow]:
-    query = (
-        sa.select(DrainRun)
-        .where(col(DrainRun.kind) == kind)
-        .order_by(col(DrainRun.started_at).desc())
-        .limit(RECENT_RUNS)
-    )
+def recent_runs(
+    engine: Engine,
+    kind: str,
+    secrets: Sequence[str],
+    before: str | None = None,
+    limit: int = RECENT_RUNS,
+) -> RunsPage:
+    """Runs newest first, `limit` at a time; `before` (a run id) starts after that run.
+
+    Keyset paging on (started_at, id): a run recorded while the operator pages never shifts
+    the pages that follow, as an offset would.
+    """
+    query = sa.select(DrainRun).where(col(DrainRun.kind) == kind)
     with Session(engine) as session:
-        return [_run_row(run, secrets) for run in session.scalars(query)]
+        if before is not None:
+            cursor = session.get(DrainRun, before)
+            if cursor is None or cursor.kind != kind:
+                raise UnknownRun(f"no drain run {before!r}")
+            query = query.where(
+                sa.or_(
+                    col(DrainRun.started_at) < cursor.started_at,
+                    sa.and_(
+                        col(DrainRun.started_at) == cursor.started_at, col(DrainRun.id) < before
+                    ),
+                )
+            )
+        query = query.order_by(col(DrainRun.started_at).desc(), col(DrainRun.id).desc())
+        rows = [_run_row(run, secrets) for run in session.scalars(query.limit(limit + 1))]
+    more = len(rows) > limit
+    return RunsPage(runs=rows[:limit], older_runs=rows[limit - 1].id if more else None)
 
 
 def throughput(runs: Sequence[RunRow]) -> Throughput:
@@ -166,47 +204,64 @@ def throughput(runs: Sequence[RunRow]) -> Throughput:
     )
 
 
-def _queue_figures(
-    queue: JobQueue | None, secrets: Sequence[str]
-) -> tuple[QueueStats | None, list[DeadLetter], str | None]:
+class _QueueFigures(BaseModel):
+    stats: QueueStats | None = None
+    dead: list[DeadLetter] = []
+    pending: list[PendingJob] = []
+    retrying: list[RetryingJob] = []
+    error: str | None = None
+
+
+def _queue_figures(queue: JobQueue | None, secrets: Sequence[str]) -> _QueueFigures:
     if queue is None:
-        return None, [], "queue not configured (set UPSTASH_REDIS_REST_URL and _TOKEN)"
+        return _QueueFigures(error="queue not configured (set UPSTASH_REDIS_REST_URL and _TOKEN)")
     try:
-        stats = queue.stats()
-        letters = queue.dead_letters(limit=DEAD_LETTERS_SHOWN)
+        figures = _QueueFigures(
+            stats=queue.stats(),
+            dead=queue.dead_letters(limit=DEAD_LETTERS_SHOWN),
+            pending=pending_jobs(queue, limit=JOBS_LISTED),
+            retrying=retrying_jobs(queue, limit=JOBS_LISTED),
+        )
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; SDK messages quote URLs
         log.warning("admin: queue unreachable (%s)", type(exc).__name__)
-        return None, [], f"queue unreachable ({type(exc).__name__})"
-    for letter in letters:
+        return _QueueFigures(error=f"queue unreachable ({type(exc).__name__})")
+    for letter in figures.dead:
         letter.error = redact(letter.error, secrets) or ""
-    return stats, letters, None
+    for retrying in figures.retrying:
+        retrying.error = redact(retrying.error, secrets) or ""
+    for pending in figures.pending:
+        pending.error = redact(pending.error, secrets)
+    return figures
 
 
 def gather(queue: JobQueue | None, engine: Engine, kind: str, settings: Settings) -> AdminOverview:
     """Everything the operator view shows. A part that is down is reported, not raised."""
     secrets = secret_values(settings)
-    stats, letters, queue_error = _queue_figures(queue, secrets)
+    figures = _queue_figures(queue, secrets)
     runs_error = None
     try:
-        runs = recent_runs(engine, kind, secrets)
+        page = recent_runs(engine, kind, secrets)
     except Exception as exc:  # noqa: BLE001 - as above; a driver message may name the host
         log.warning("admin: database unreachable (%s)", type(exc).__name__)
-        runs, runs_error = [], f"database unreachable ({type(exc).__name__})"
+        page, runs_error = RunsPage(runs=[]), f"database unreachable ({type(exc).__name__})"
     return AdminOverview(
         kind=kind,
         generated_at=utcnow(),
-        queue=stats,
-        queue_error=queue_error,
-        dead_letters=letters,
-        runs=runs,
+        queue=figures.stats,
+        queue_error=figures.error,
+        dead_letters=figures.dead,
+        pending_jobs=figures.pending,
+        retrying_jobs=figures.retrying,
+        runs=page.runs,
+        older_runs=page.older_runs,
         runs_error=runs_error,
-        throughput=throughput(runs),
+        throughput=throughput(page.runs),
     )
 
 
 def dead_action(
     queue: JobQueue | None, action: DeadActionName, ids: Sequence[str] | None
-) -> DeadActionResult:
+) -> ActionResult:
     """Requeue or purge dead letters: the named ids, or all of them when `ids` is None.
 
     An explicit empty list does nothing: the queue reads "no ids" as "all", and a client that
@@ -216,7 +271,7 @@ def dead_action(
         raise QueueUnavailable("queue not configured (set UPSTASH_REDIS_REST_URL and _TOKEN)")
     named: list[str] | Literal["all"] = "all" if ids is None else list(ids)
     if named != "all" and not named:
-        return DeadActionResult(action=action, ids=[], count=0)
+        return ActionResult(action=action, ids=[], count=0)
     selection = () if named == "all" else named
     try:
         if action == "requeue":
@@ -228,7 +283,20 @@ def dead_action(
         raise QueueUnavailable(f"queue unreachable ({type(exc).__name__})") from None
     asked = "all" if named == "all" else len(named)
     log.info("admin: %s-dead ids=%s count=%d", action, asked, count)
-    return DeadActionResult(action=action, ids=named, count=count, queue=_stats_after(queue))
+    return ActionResult(action=action, ids=named, count=count, queue=_stats_after(queue))
+
+
+def retry_now(queue: JobQueue | None, ids: Sequence[str]) -> ActionResult:
+    """Retrying ids due at once, at the front of the queue; ids not retrying are left alone."""
+    if queue is None:
+        raise QueueUnavailable("queue not configured (set UPSTASH_REDIS_REST_URL and _TOKEN)")
+    try:
+        count = queue.retry_now(list(ids))
+    except Exception as exc:  # noqa: BLE001 - reported as 503 with the type only
+        log.warning("admin: retry-now failed (%s)", type(exc).__name__)
+        raise QueueUnavailable(f"queue unreachable ({type(exc).__name__})") from None
+    log.info("admin: retry-now ids=%d count=%d", len(ids), count)
+    return ActionResult(action="retry-now", ids=list(ids), count=count, queue=_stats_after(queue))
 
 
 def _stats_after(queue: JobQueue) -> QueueStats | None:

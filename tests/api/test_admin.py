@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import html
+import itertools
 import json
 import os
 import re
@@ -22,25 +23,34 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from markupsafe import escape
+from sqlmodel import Session
 
 from api._http.app import create_app
+from core.base.models import DrainRun
 from core.base.settings import get_settings
 from core.drain.runner import DrainOptions, run
 from core.operator.page import STATIC_DIR, static_version
 from core.queue import Failure
+from core.queue.inspect import job_detail
+from functions import financial_summary as job_module
 from functions import get_kind
 from tests.conftest import CRON_SECRET, IN_CI, UpstashHandle
 from tests.support import World
 
+PAGE = "/api/admin"
 QUEUE = "/api/admin/queue"
+RUNS = "/api/admin/runs"
+RETRY_NOW = "/api/admin/retrying/retry-now"
+USERS = "/api/admin/users"
 REQUEUE = "/api/admin/dead/requeue"
 PURGE = "/api/admin/dead/purge"
 STATIC = "/api/admin/static"
@@ -160,7 +170,15 @@ def test_empty_queue_and_no_runs(client: TestClient) -> None:
 def test_wrong_or_missing_secret_is_401(
     client: TestClient, headers: dict[str, str], params: dict[str, str]
 ) -> None:
-    for method, path in (("GET", QUEUE), ("POST", REQUEUE), ("POST", PURGE)):
+    protected = (
+        ("GET", QUEUE),
+        ("POST", REQUEUE),
+        ("POST", PURGE),
+        ("GET", RUNS),
+        ("GET", f"{USERS}/user-1"),
+        ("POST", RETRY_NOW),
+    )
+    for method, path in protected:
         response = client.request(method, path, headers=headers, params=params)
         assert response.status_code == 401, (method, path)
         assert CRON_SECRET not in response.text
@@ -207,6 +225,135 @@ def test_queue_down_still_shows_the_runs(
     upstash.server.clear_faults()
 
 
+def test_pending_and_retrying_ids_are_listed(client: TestClient, seeded: Seeded) -> None:
+    body = client.get(QUEUE, headers=AUTH).json()
+    pending = body["pending_jobs"]
+    assert len(pending) == seeded.pending
+    moments = [p["enqueued_at"] for p in pending]
+    assert moments == sorted(moments)  # oldest first
+    [retrying] = body["retrying_jobs"]
+    assert (retrying["id"], retrying["attempts"]) == ("retry-me", 1)
+    assert retrying["error"] == "attempt 1: timeout"
+    assert retrying["due_at"] > body["generated_at"]
+
+
+def test_retry_now_moves_a_retrying_id_to_the_front(
+    client: TestClient, seeded: Seeded, world: World
+) -> None:
+    response = client.post(RETRY_NOW, headers=AUTH, json={"ids": ["retry-me", "dead-plain"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["action"], body["count"]) == ("retry-now", 1)  # the dead one is not retrying
+    assert (body["queue"]["retrying"], body["queue"]["pending"]) == (0, seeded.pending + 1)
+    assert job_detail(world.queue, "retry-me").state == "pending"
+    assert world.queue.claim(1).ids == ["retry-me"]
+
+
+def test_retry_now_needs_ids_and_the_secret(client: TestClient, seeded: Seeded) -> None:
+    bodies: list[dict[str, list[str]] | None] = [None, {}, {"ids": []}, {"ids": [""]}]
+    for body in bodies:
+        response = client.post(RETRY_NOW, headers=AUTH, json=body)
+        assert response.status_code == 422, body
+    response = client.post(RETRY_NOW, json={"ids": ["retry-me"]})
+    assert response.status_code == 401
+    assert response.json() == {"detail": "missing or wrong secret"}
+
+
+def add_runs(world: World, count: int, gap_after: int | None = None) -> list[str]:
+    """`count` recorded runs a minute apart (and a day's gap after run `gap_after`, if given);
+    returns their ids newest first."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def at(i: int) -> datetime:
+        gap = timedelta(days=1) if gap_after is not None and i > gap_after else timedelta(0)
+        return start + timedelta(minutes=i) + gap
+
+    runs = [
+        DrainRun(
+            id=f"run-{i:04d}",
+            kind="financial-summary",
+            trigger="cron",
+            started_at=at(i),
+            claimed=i % 7,
+            remaining=i,
+            stop_reason="empty",
+        )
+        for i in range(count)
+    ]
+    with Session(world.engine) as session:
+        session.add_all(runs)
+        session.commit()
+    return [f"run-{i:04d}" for i in reversed(range(count))]
+
+
+def test_runs_are_paged_beyond_the_first_fifty(client: TestClient, world: World) -> None:
+    expected = add_runs(world, 120)
+    overview = client.get(QUEUE, headers=AUTH).json()
+    assert [r["id"] for r in overview["runs"]] == expected[:50]
+    seen, before = [r["id"] for r in overview["runs"]], overview["older_runs"]
+    while before is not None:
+        page = client.get(RUNS, headers=AUTH, params={"before": before})
+        assert page.status_code == 200, page.text
+        seen += [r["id"] for r in page.json()["runs"]]
+        before = page.json()["older_runs"]
+    assert seen == expected
+    assert client.get(RUNS, headers=AUTH, params={"limit": 500}).json()["older_runs"] is None
+
+
+def test_runs_from_an_unknown_run_are_a_json_404(client: TestClient) -> None:
+    response = client.get(RUNS, headers=AUTH, params={"before": "no-such-run"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no drain run 'no-such-run'"}
+    assert client.get(RUNS).status_code == 401
+
+
+def test_user_detail_shows_jobs_summary_and_queue_state(
+    client: TestClient, seeded: Seeded, world: World
+) -> None:
+    drained = client.get(RUNS, headers=AUTH).json()["runs"]
+    assert drained
+    user = seeded.users[0]  # drained by the first run
+    response = client.get(f"{USERS}/{user}", headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["exists"] is True
+    assert body["data_version"] == body["summary_version"] > 0
+    assert body["stale"] is False
+    assert [s["currency"] for s in body["summaries"]]
+    assert [j["status"] for j in body["jobs"]] == ["succeeded"]
+    assert body["queue"]["state"] == "idle"
+    retrying = client.get(f"{USERS}/retry-me", headers=AUTH).json()
+    assert (retrying["exists"], retrying["queue"]["state"]) == (False, "retrying")
+    assert retrying["queue"]["error"] == "attempt 1: timeout"
+    # An id with a slash (and markup) in it, as the page sends it: encoded.
+    hostile = client.get(f"{USERS}/{quote(EVIL_ID, safe='')}", headers=AUTH).json()
+    assert (hostile["id"], hostile["queue"]["state"]) == (EVIL_ID, "dead")
+
+
+def test_user_detail_with_the_queue_down_is_a_503_with_what_was_read(
+    client: TestClient, seeded: Seeded, upstash: UpstashHandle
+) -> None:
+    upstash.server.set_faults(error_rate=1.0)
+    try:
+        response = client.get(f"{USERS}/{seeded.users[0]}", headers=AUTH)
+    finally:
+        upstash.server.clear_faults()
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
+    body = response.json()
+    assert body["queue_error"].startswith("queue unreachable (")
+    assert body["exists"] is True
+    assert body["data_version"] > 0
+    assert_no_secret(response.text, upstash)
+
+
+def test_an_unknown_user_is_a_json_404(client: TestClient) -> None:
+    response = client.get(f"{USERS}/nobody-at-all", headers=AUTH)
+    assert response.status_code == 404
+    assert "nobody-at-all" in response.json()["detail"]
+    assert client.get(f"{USERS}/nobody-at-all").status_code == 401
+
+
 # --- HTML (without a browser) --------------------------------------------------------------
 
 
@@ -231,10 +378,13 @@ def test_html_escapes_ids_and_errors_and_keeps_secrets_out(
     assert SCRIPT_TAG.findall(page) == [f'<script src="{STATIC}/operator.js?v={VERSION}">']
     assert page.count('<script type="application/json" id="overview-data">') == 1
     assert "<img" not in page
-    # As Jinja2's autoescape writes them (quotes as numeric references).
-    assert str(escape(EVIL_ID)) in page
-    assert str(escape(EVIL_ERROR)) in page
-    assert EVIL_ID not in page.split('id="overview-data">', 1)[1]  # tojson escaped <, > and &
+    # The rows are drawn by the script from the JSON block; tojson escaped <, > and & there,
+    # so the hostile id and error appear nowhere as markup, and read back intact.
+    assert EVIL_ID not in page
+    assert "<img" not in page
+    figures = json.loads(page.split('id="overview-data">', 1)[1].split("</script>", 1)[0])
+    assert [d["id"] for d in figures["dead_letters"]] == seeded.dead_ids
+    assert figures["dead_letters"][0]["error"] == f"attempt 1: {EVIL_ERROR}"
     assert_no_secret(page, upstash)
     csp = response.headers["content-security-policy"]
     assert "default-src 'none'" in csp
@@ -253,9 +403,25 @@ def test_html_escapes_ids_and_errors_and_keeps_secrets_out(
 def test_the_page_is_rendered_from_its_template(client: TestClient, seeded: Seeded) -> None:
     page = client.get(QUEUE, params={"format": "html"}, headers=AUTH).text
     assert f'<link rel="stylesheet" href="{STATIC}/operator.css?v={VERSION}">' in page
-    assert 'id="pending">15<' in page
-    assert page.count('class="dead-row"') == 2
-    assert page.count('class="run-row"') == 3
+    for blueprint in ("retrying-row", "pending-row", "dead-row", "run-row", "job-row"):
+        assert f'<template id="{blueprint}">' in page
+
+
+def test_the_page_itself_needs_no_secret_and_holds_no_figure(
+    client: TestClient, seeded: Seeded, upstash: UpstashHandle
+) -> None:
+    """It asks for the secret; every figure comes from the protected JSON routes."""
+    response = client.get(PAGE)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["content-security-policy"].startswith("default-src 'none'")
+    page = response.text
+    assert 'id="secret-form"' in page
+    assert 'id="overview-data"' not in page
+    for private in ("retry-me", "dead-plain", *seeded.users[:3]):
+        assert private not in page
+    assert_no_secret(page, upstash)
 
 
 @pytest.mark.parametrize(
@@ -392,6 +558,11 @@ def figure(dom: str, key: str) -> str:
     return match.group(1)
 
 
+def drawn(dom: str, blueprint: str) -> int:
+    """Rows the script drew from a blueprint (the <template>'s own row is serialised too)."""
+    return dom.count(f'<tr class="{blueprint}">') - 1
+
+
 def test_page_renders_in_chromium(
     world: World, upstash: UpstashHandle, tmp_path: Path, seeded: Seeded
 ) -> None:
@@ -408,8 +579,10 @@ def test_page_renders_in_chromium(
     assert figure(dom, "run-count") == str(seeded.runs)
     assert figure(dom, "drained") == str(seeded.drained)
     assert re.fullmatch(r"\d+s|\d+m \d\ds", figure(dom, "oldest-pending"))
-    assert dom.count('class="run-row"') == seeded.runs
-    assert dom.count('class="dead-row"') == len(seeded.dead_ids)
+    assert drawn(dom, "run-row") == seeded.runs
+    assert drawn(dom, "dead-row") == len(seeded.dead_ids)
+    assert drawn(dom, "retrying-row") == seeded.retrying
+    assert drawn(dom, "pending-row") == seeded.pending
     assert dom.count('class="bar"') == seeded.runs
     # The hostile id and error stayed text: the title is untouched and no element was injected.
     assert "<title>Tally queue: financial-summary</title>" in dom
@@ -540,3 +713,117 @@ def test_page_buttons_act_on_the_queue(
             wait_for(lambda: browser.evaluate(DEAD_ROWS) == 0, "the reloaded page")
         finally:
             browser.close()
+
+
+RETRYING_ROWS = "document.querySelectorAll('#retrying-jobs tbody tr.retrying-row').length"
+
+
+def submit(browser: DevTools, form: str, field: str, value: str) -> None:
+    browser.evaluate(
+        f"document.getElementById({json.dumps(field)}).value = {json.dumps(value)};"
+        f"document.getElementById({json.dumps(form)}).requestSubmit()"
+    )
+
+
+def test_live_page_shows_a_failing_job_then_retries_it_now(
+    world: World, upstash: UpstashHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opened with no secret in the URL, asked once; a job that fails after the page loaded
+    shows up with its error by itself (no reload), and Retry now takes it out of retrying."""
+    binary = chromium()
+    kind = get_kind("financial-summary")
+    [failing, other] = world.seed(users=2, per_user=3)
+    run(kind, trigger="cron", opts=DrainOptions(max_jobs=10), settings=world.settings)
+    with serve(create_app()) as base:
+        browser = DevTools(binary, tmp_path / "profile-live")
+        try:
+            browser.open(f"{base}{PAGE}")
+            asking = (
+                "document.readyState === 'complete' && "
+                "!document.getElementById('secret-form').hidden"
+            )
+            wait_for(lambda: browser.evaluate(asking), "the page asking for the secret")
+            browser.evaluate("window.samePage = 'yes'")
+            submit(browser, "secret-form", "secret-input", CRON_SECRET)
+            wait_for(
+                lambda: browser.evaluate("document.getElementById('run-count').textContent") == "1",
+                "the figures",
+            )
+
+            def explode(*args: Any, **kwargs: Any) -> Any:
+                raise RuntimeError("ledger exploded")
+
+            monkeypatch.setattr(job_module, "compute_summaries", explode)
+            world.queue.enqueue(failing)
+            run(kind, trigger="cron", opts=DrainOptions(max_jobs=1), settings=world.settings)
+            assert job_detail(world.queue, failing).state == "retrying"
+            wait_for(lambda: browser.evaluate(RETRYING_ROWS) == 1, "the live refresh")
+            shown = browser.evaluate("document.querySelector('tr.retrying-row').textContent")
+            assert failing in shown
+            assert "RuntimeError: ledger exploded" in shown
+            assert browser.evaluate("window.samePage") == "yes"  # fetched, not reloaded
+            assert "token" not in browser.evaluate("window.location.href")
+            assert CRON_SECRET not in browser.evaluate("document.documentElement.outerHTML")
+
+            browser.evaluate(
+                "window.confirm = () => true; document.querySelector("
+                "'tr.retrying-row button[data-action=\"retrying/retry-now\"]').click()"
+            )
+            wait_for(lambda: job_detail(world.queue, failing).state == "pending", "retry-now")
+            wait_for(lambda: browser.evaluate(RETRYING_ROWS) == 0, "the page after retry-now")
+            assert browser.evaluate("window.samePage") == "yes"
+
+            # The user's detail: the failed attempt from background_jobs, and where it stands.
+            submit(browser, "search-form", "search-input", failing)
+            jobs = "document.querySelectorAll('#detail-jobs tbody tr.job-row').length"
+            wait_for(lambda: browser.evaluate(jobs) == 2, "the user's jobs")
+            detail = browser.evaluate("document.getElementById('user-detail').textContent")
+            assert "ledger exploded" in detail
+            assert browser.evaluate("document.getElementById('detail-state').textContent") == (
+                "pending"
+            )
+            # The search filters the lists too: the other user, pending as well, is not shown.
+            world.queue.enqueue(other)
+            pending_card = "document.getElementById('pending').textContent"
+            wait_for(lambda: browser.evaluate(pending_card) == "2", "the next refresh")
+            pending = browser.evaluate("document.getElementById('pending-jobs').textContent")
+            assert failing in pending
+            assert other not in pending
+        finally:
+            browser.close()
+
+
+BARS = "document.querySelectorAll('#runs-chart rect.bar').length"
+
+
+def test_page_pages_older_runs_onto_a_time_axis(
+    world: World, upstash: UpstashHandle, tmp_path: Path
+) -> None:
+    """An old ?token= link still opens the page, which keeps the secret and drops it from the
+    URL; Older runs loads the 51st run on; a day without runs is a gap on the chart."""
+    binary = chromium()
+    add_runs(world, 60, gap_after=4)
+    with serve(create_app()) as base:
+        browser = DevTools(binary, tmp_path / "profile-runs")
+        try:
+            browser.open(f"{base}{QUEUE}?format=html&token={CRON_SECRET}")
+            wait_for(lambda: browser.evaluate(BARS) == 50, "the first 50 runs")
+            assert browser.evaluate("window.location.search") == "?format=html"
+            assert browser.evaluate("document.getElementById('secret-form').hidden") is True
+            browser.evaluate("document.getElementById('older-runs').click()")
+            wait_for(lambda: browser.evaluate(BARS) == 60, "the older runs")
+            rows = "document.querySelectorAll('#runs-table tbody tr.run-row').length"
+            assert browser.evaluate(rows) == 60
+            assert browser.evaluate("document.getElementById('older-runs').hidden") is True
+            xs = json.loads(
+                browser.evaluate(
+                    "JSON.stringify(Array.from(document.querySelectorAll('#runs-chart rect.bar'))"
+                    ".map(b => Number(b.getAttribute('x'))))"
+                )
+            )
+        finally:
+            browser.close()
+    steps = [b - a for a, b in itertools.pairwise(xs)]  # oldest first
+    assert all(step >= 0 for step in steps)
+    gap, usual = steps[4], max(steps[:4] + steps[5:])
+    assert gap > 100 * usual, (gap, usual)

@@ -38,7 +38,9 @@ API_PATHS = (
     "/api/statements",
     "/api/notifications",
     "/api/cron/process-financial-summary-queue",
+    "/api/admin",
     "/api/admin/queue",
+    "/api/admin/static/operator.js",
     "/api/index",
 )
 # Written into the project by the builder itself and never read by the function: .vercelignore
