@@ -153,7 +153,7 @@ Paste into another terminal (these secrets stay the same across restarts):
   curl {auth} {base}/api/summary
   make drain ARGS='--stats'
 
-Operator page: {base}/api/admin/queue?format=html&token={admin_secret}
+Operator page: {base}/api/admin  (it asks for the admin secret once: {admin_secret})
 """
 
 

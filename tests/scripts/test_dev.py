@@ -96,7 +96,7 @@ def test_dev_stack_serves_health_with_no_external_service(tmp_path: Path) -> Non
     assert f'-H "Authorization: Bearer {values["CRON_SECRET"]}" {base}/api/cron/' in output
     assert f"{base}/api/transactions" in output
     assert f'-H "Authorization: Bearer {values["TALLY_DEV_TOKEN"]}" {base}/api/summary' in output
-    assert f"Operator page: {base}/api/admin/" in output
+    assert f"Operator page: {base}/api/admin  " in output
     assert values["ADMIN_SECRET"] in output
     assert "$CRON_SECRET" not in output
     assert oct((state / "dev.env").stat().st_mode & 0o777) == "0o600"
@@ -117,13 +117,22 @@ def test_the_banner_operator_page_url_serves_the_page(tmp_path: Path) -> None:
     proc = start(tmp_path, state, "--port", str(port))
     try:
         wait_healthy(proc, port)
-        url = banner_line(proc, "Operator page:").split()[2]
+        line = banner_line(proc, "Operator page:")
+        url = line.split()[2]
         response = httpx.get(url, headers={"Accept": "text/html"}, timeout=10)
+        secret = devstate.read(state / "dev.env")["ADMIN_SECRET"]
+        figures = httpx.get(
+            f"{url}/queue", headers={"Authorization": f"Bearer {secret}"}, timeout=10
+        )
     finally:
         stop(proc)
     assert response.status_code == 200, (url, response.text)
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>Tally queue: financial-summary</title>" in response.text
+    assert 'id="secret-form"' in response.text  # it asks for the secret the banner shows
+    assert secret in line
+    assert secret not in url
+    assert figures.status_code == 200, figures.text
 
 
 def test_restart_keeps_secrets_and_the_embedded_queue(tmp_path: Path) -> None:
