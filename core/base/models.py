@@ -184,3 +184,24 @@ class Notification(SQLModel, table=True):
     channels: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     created_at: datetime = Field(default_factory=utcnow)
     read_at: datetime | None = None
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A creating request's `Idempotency-Key`, the hash of that request and its answer, kept
+    24 hours so a client's retry gets the first answer instead of writing again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "key", name="uq_idempotency_keys_user_key"),
+        sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    user_id: str = Field(foreign_key="users.id", max_length=255, ondelete="CASCADE")
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    # The answer's body exactly as first sent (JSON text), so a replay is byte-identical.
+    response_body: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime

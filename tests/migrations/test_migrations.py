@@ -24,6 +24,7 @@ TABLES = {
     "background_jobs",
     "drain_runs",
     "notifications",
+    "idempotency_keys",
 }
 
 

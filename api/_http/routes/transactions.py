@@ -1,5 +1,7 @@
 import datetime as dt
-from typing import Annotated, Any
+import hashlib
+import json
+from typing import IO, Annotated, Any
 
 from fastapi import (
     APIRouter,
@@ -8,12 +10,15 @@ from fastapi import (
     HTTPException,
     Path,
     Query,
+    Request,
     Response,
     UploadFile,
     status,
 )
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel, Discriminator, Field, Tag
 
+from api._http import idempotency
 from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, invalid
 from core.writes import transactions as txns
 from core.writes.ledger import notify_queue
@@ -52,19 +57,39 @@ def _not_found(txn_id: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"transaction {txn_id} not found")
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+def _canonical(value: object) -> bytes:
+    return json.dumps(jsonable_encoder(value), sort_keys=True, separators=(",", ":")).encode()
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TransactionPublic | list[TransactionPublic],
+    responses=idempotency.RESPONSES,
+)
 def create_transactions(
+    request: Request,
     body: CreateBody,
     user: CurrentUser,
     session: SessionDep,
     queue: QueueDep,
-) -> TransactionPublic | list[TransactionPublic]:
-    """Create one transaction (an object) or up to 1,000 (a list); the answer has the same shape."""
+    idempotency_key: idempotency.KeyHeader = None,
+) -> Response:
+    """Create one transaction (an object) or up to 1,000 (a list); the answer has the same shape.
+
+    With `Idempotency-Key`, a repeat of the same request answers the first answer and writes
+    nothing; the key with another request is 422; a repeat while the first runs is 409.
+    """
+    keyed, replay = idempotency.start(session, user, idempotency_key, request, [_canonical(body)])
+    if replay is not None:
+        return replay
     items = body if isinstance(body, list) else [body]
     created = txns.create(session, user, items)
+    value = created if isinstance(body, list) else created[0]
+    response = idempotency.answer(session, keyed, value, status.HTTP_201_CREATED)
     session.commit()
     notify_queue(queue, user)
-    return created if isinstance(body, list) else created[0]
+    return response
 
 
 @router.get("")
@@ -147,12 +172,30 @@ class RequestInvalid(BaseModel):
     detail: list[dict[str, Any]]
 
 
+def _file_digest(file: IO[bytes], limit: int) -> bytes:
+    """SHA-256 of the upload's file, read in chunks and no further than `limit` + 1 bytes (the
+    import refuses a larger file anyway); the file is left at its start."""
+    digest, read = hashlib.sha256(), 0
+    file.seek(0)
+    while read <= limit and (chunk := file.read(min(1 << 16, limit + 1 - read))):
+        digest.update(chunk)
+        read += len(chunk)
+    file.seek(0)
+    return digest.digest()
+
+
+def _field(value: str | None) -> bytes:
+    return b"\x00" if value is None else b"=" + value.encode()
+
+
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
+    response_model=ImportResult,
     # Declared so that clients (and the schema checks) know the rejection's shape; a 422 is
     # either a rejected statement or, as anywhere, a malformed request.
     responses={
+        **idempotency.RESPONSES,
         413: {"description": "file too large", "model": StatementRejected},
         415: {"description": "not a statement", "model": StatementRejected},
         422: {
@@ -162,6 +205,7 @@ class RequestInvalid(BaseModel):
     },
 )
 def upload_statement(
+    request: Request,
     user: CurrentUser,
     session: SessionDep,
     queue: QueueDep,
@@ -178,13 +222,22 @@ def upload_statement(
         str | None,
         Form(description="the account to file every row under (else OFX's ACCTID, or default)"),
     ] = None,
-) -> ImportResult:
-    """Import a whole statement or nothing; rows imported by an earlier upload are skipped."""
+    idempotency_key: idempotency.KeyHeader = None,
+) -> Response:
+    """Import a whole statement or nothing; rows an earlier upload stored in the same account
+    are skipped. `Idempotency-Key` as for creating transactions: the file's bytes and the form
+    fields are the request."""
     # Check the size first, so an upload over the limit is refused before any of it is read.
     if file.size is not None and file.size > settings.upload_max_bytes:
         raise StatementTooLarge(
             f"The file is larger than the limit of {settings.upload_max_bytes:,} bytes."
         )
+    parts = [_field(file.filename), *map(_field, (currency, date_order, amount_sign, account))]
+    if idempotency_key is not None:
+        parts.append(_file_digest(file.file, settings.upload_max_bytes))
+    keyed, replay = idempotency.start(session, user, idempotency_key, request, parts)
+    if replay is not None:
+        return replay
     # The spooled file itself, not its bytes: past 1 MB it is on disk, and the import reads it
     # a chunk at a time, refusing it at the limit even when its size was not known here.
     # A StatementError leaves the session uncommitted (nothing written); the app's handler
@@ -200,7 +253,8 @@ def upload_statement(
         amount_sign=amount_sign,
         account=account,
     )
+    response = idempotency.answer(session, keyed, result, status.HTTP_201_CREATED)
     session.commit()
     if result.imported:
         notify_queue(queue, user)
-    return result
+    return response
