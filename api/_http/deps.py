@@ -12,12 +12,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 from sqlmodel import Session
 
-from core.base.auth import AuthError, verify_token
+from core.base.auth import AuthError, AuthUnavailable, verify_identity
 from core.base.db import get_engine
 from core.base.settings import Settings, get_settings
 from core.queue import JobQueue
 from core.queue.client import get_redis
 from core.writes.ledger import SUMMARY_KIND
+from core.writes.users import remember_email
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
@@ -72,7 +73,10 @@ def require_admin_secret(
     _check_secret(settings.effective_admin_secret, presented, "the admin API")
 
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT whose `sub` is your user id (HS256)")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT whose `sub` is your user id (HS256, or RS256/ES256 with AUTH_JWKS_URL)",
+)
 
 
 def current_user(
@@ -87,13 +91,22 @@ def current_user(
             headers={"WWW-Authenticate": "Bearer"},
         )
     try:
-        return verify_token(credentials.credentials, settings)
+        identity = verify_identity(credentials.credentials, settings)
     except AuthError as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             str(exc),
             headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         ) from None
+    except AuthUnavailable as exc:
+        # The token may well be good: the client should retry, not sign in again.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE, str(exc), headers={"Retry-After": "5"}
+        ) from None
+    if identity.email is not None:
+        # First sight of the address, or a changed one: one write; otherwise nothing.
+        remember_email(get_engine(), identity.user_id, identity.email)
+    return identity.user_id
 
 
 CurrentUser = Annotated[str, Depends(current_user)]

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     auth_jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     auth_jwt_issuer: str | None = None
     auth_jwt_audience: str | None = None
+    # The identity provider's key set: RS256/ES256 tokens instead of HS256 with the secret.
+    auth_jwks_url: str | None = None
+    auth_jwks_cache_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    # The least time between two fetches made because a token named an unknown key id.
+    auth_jwks_refetch_cooldown_seconds: float = Field(default=30.0, ge=0, le=3600)
+    auth_jwks_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    # The claim holding the user's email address (Auth0 wants a namespaced custom claim).
+    auth_email_claim: str = Field(default="email", min_length=1, max_length=200)
 
     queue_prefix: str = Field(default="tally", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
     drain_batch_size: int = Field(default=100, ge=1, le=1000)
@@ -149,6 +157,7 @@ class Settings(BaseSettings):
         "notify_webhook_secret",
         "auth_jwt_issuer",
         "auth_jwt_audience",
+        "auth_jwks_url",
         "notify_email_from",
         "aws_region",
         "notify_webhook_url",
@@ -189,7 +198,6 @@ class Settings(BaseSettings):
             return self
         problems: list[str] = []
         required: dict[str, SecretStr | None] = {
-            "AUTH_JWT_SECRET": self.auth_jwt_secret,
             "CRON_SECRET": self.cron_secret,
             "UPSTASH_REDIS_REST_TOKEN": self.upstash_redis_rest_token,
         }
@@ -197,6 +205,13 @@ class Settings(BaseSettings):
             "ADMIN_SECRET": self.admin_secret,
             "NOTIFY_WEBHOOK_SECRET": self.notify_webhook_secret,
         }
+        if self.auth_jwks_url is None:
+            # With a JWKS the provider's keys sign the tokens: no shared secret is used.
+            required["AUTH_JWT_SECRET"] = self.auth_jwt_secret
+        elif not self.auth_jwks_url.startswith("https://"):
+            problems.append("AUTH_JWKS_URL must be an https:// URL in production")
+        elif not self.auth_jwt_issuer:
+            problems.append("AUTH_JWT_ISSUER is required in production when AUTH_JWKS_URL is set")
         for name, value in required.items():
             if value is None or not value.get_secret_value():
                 problems.append(f"{name} is required in production")

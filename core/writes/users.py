@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -31,3 +33,50 @@ def ensure_user_with_engine(engine: Engine, user_id: str) -> None:
     with Session(engine) as session:
         ensure_user(session, user_id)
         session.commit()
+
+
+# (database, user id) -> the email last stored from this process: a token's email costs one
+# write on first sight and on change, not one per request. Bounded; cleared when full.
+_remembered: dict[tuple[str, str], str] = {}
+_REMEMBERED_MAX = 10_000
+
+
+def remember_email(engine: Engine, user_id: str, email: str) -> None:
+    """Store the user's email from their token: creates the user row if needed, updates the
+    address when it changed, and does nothing (no query) when this process stored it already."""
+    cache_key = (str(engine.url), user_id)
+    if _remembered.get(cache_key) == email:
+        return
+    values = {
+        "id": user_id,
+        "email": email,
+        "created_at": utcnow(),
+        "data_version": 0,
+        "summary_version": 0,
+    }
+    with Session(engine) as session:
+        dialect = session.get_bind().dialect.name
+        table = User.__table__  # type: ignore[attr-defined]
+        changed = table.c.email.is_distinct_from(email)
+        if dialect == "postgresql":
+            pg = postgresql.insert(User).values(values)
+            stmt: Any = pg.on_conflict_do_update(
+                index_elements=["id"], set_={"email": pg.excluded.email}, where=changed
+            )
+        elif dialect == "sqlite":
+            lite = sqlite.insert(User).values(values)
+            stmt = lite.on_conflict_do_update(
+                index_elements=["id"], set_={"email": lite.excluded.email}, where=changed
+            )
+        else:  # pragma: no cover - only the two databases above are supported
+            raise RuntimeError(f"unsupported database {dialect}")
+        session.execute(stmt)
+        session.commit()
+    if len(_remembered) >= _REMEMBERED_MAX:
+        _remembered.clear()
+    _remembered[cache_key] = email
+
+
+def forget_remembered_emails() -> None:
+    """Tests: the next token's email is written again."""
+    _remembered.clear()
