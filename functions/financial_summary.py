@@ -475,6 +475,16 @@ class FinancialSummaryJob:
             released=batch.released,
         )
 
+    def versions(self, ctx: JobContext, user_id: str) -> tuple[int, int] | None:
+        """The user's data version and the version their stored summary reflects (the
+        after-response kick's re-check); None when there is no such user."""
+        stmt = sa.select(col(User.data_version), col(User.summary_version)).where(
+            col(User.id) == user_id
+        )
+        with Session(ctx.engine) as session:
+            row = session.execute(stmt).first()
+        return None if row is None else (int(row[0]), int(row[1]))
+
     def reconcile(self, ctx: JobContext, limit: int) -> list[str]:
         """Users whose summary has been dirty for longer than the grace period, oldest first."""
         if limit <= 0:

@@ -185,6 +185,9 @@ def app_env(env: pytest.MonkeyPatch, postgres_url: str, upstash: UpstashHandle) 
         "CRON_SECRET": CRON_SECRET,
         "AUTH_JWT_SECRET": JWT_SECRET,
         "UPSTASH_RETRY_INTERVAL_SECONDS": "0.01",
+        # The write-path tests look at what a write leaves in the queue; tests of the
+        # after-response kick (tests/api/test_kick.py) turn it on.
+        "KICK_AFTER_WRITE": "false",
     }
     for name, value in values.items():
         env.setenv(name, value)

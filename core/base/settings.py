@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     reconcile_grace_seconds: int = Field(default=300, ge=0)
     reconcile_batch_size: int = Field(default=500, ge=0, le=10000)
 
+    # The after-response kick (core/drain/kick.py). Unset: on, except on plain AWS Lambda, where
+    # Mangum waits for background tasks before it returns, so a kick would delay the response.
+    kick_after_write: bool | None = None
+    kick_budget_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Between two runs of one kick: how long no new write must land before it runs again.
+    kick_quiet_seconds: float = Field(default=0.2, gt=0, le=5)
+
     default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     upload_max_rows: int = Field(default=50_000, ge=1)
@@ -148,8 +155,18 @@ class Settings(BaseSettings):
         """Connections the engine keeps: the configured size, else 5 (0 on plain Lambda)."""
         if self.database_pool_size is not None:
             return self.database_pool_size
-        on_plain_lambda = bool(self.aws_lambda_function_name) and not self.vercel
-        return 0 if on_plain_lambda else DEFAULT_POOL_SIZE
+        return 0 if self.on_plain_lambda else DEFAULT_POOL_SIZE
+
+    @property
+    def on_plain_lambda(self) -> bool:
+        return bool(self.aws_lambda_function_name) and not self.vercel
+
+    @property
+    def kick_enabled(self) -> bool:
+        """KICK_AFTER_WRITE when set; else on, except on plain Lambda (see the field)."""
+        if self.kick_after_write is not None:
+            return self.kick_after_write
+        return not self.on_plain_lambda
 
     @field_validator(
         "cron_secret",
@@ -162,6 +179,7 @@ class Settings(BaseSettings):
         "aws_region",
         "notify_webhook_url",
         "redis_url",
+        "kick_after_write",
         mode="before",
     )
     @classmethod

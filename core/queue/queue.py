@@ -155,12 +155,27 @@ class JobQueue:
         lease_ms = int(seconds * 1000)
         args: list[str | int] = [claim_id, count, self._now_ms(), lease_ms]
         raw = run(self.redis, ScriptName.CLAIM, self.keys, args)
+        return self._claimed(claim_id, raw, "claim")
+
+    def claim_user(
+        self, user_id: str, claim_id: str | None = None, *, lease_seconds: float | None = None
+    ) -> Claim:
+        """Claim `user_id` alone if it is pending and no claim holds it (the after-response
+        kick); an empty claim otherwise. One request, safe to re-send. Settle it as any claim.
+        """
+        claim_id = claim_id or uuid.uuid4().hex
+        seconds = self.settings.lease_seconds if lease_seconds is None else lease_seconds
+        args: list[str | int] = [claim_id, user_id, self._now_ms(), int(seconds * 1000)]
+        raw = run(self.redis, ScriptName.CLAIM_USER, self.keys, args)
+        return self._claimed(claim_id, raw, "claim-user")
+
+    def _claimed(self, claim_id: str, raw: str | None, what: str) -> Claim:
         if not raw:
-            log.debug("claim kind=%s empty", self.kind)
+            log.debug("%s kind=%s empty", what, self.kind)
             return Claim(claim_id=claim_id, jobs=())
         record = json.loads(raw)
         jobs = tuple(ClaimedJob(id=str(i), attempt=int(a)) for i, a in record["jobs"])
-        log.info("claim kind=%s claim=%s ids=%d", self.kind, claim_id, len(jobs))
+        log.info("%s kind=%s claim=%s ids=%d", what, self.kind, claim_id, len(jobs))
         return Claim(claim_id=claim_id, jobs=jobs, deadline_ms=int(record["deadline"]))
 
     def settle(

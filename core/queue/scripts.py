@@ -24,6 +24,7 @@ LUA_DIR = Path(__file__).resolve().parent / "lua"
 class ScriptName(enum.StrEnum):
     ENQUEUE = "enqueue"
     CLAIM = "claim"
+    CLAIM_USER = "claim_user"
     SETTLE = "settle"
     REAP = "reap"
     STATS = "stats"
@@ -36,6 +37,7 @@ class ScriptName(enum.StrEnum):
 KEY_PARTS: dict[ScriptName, tuple[Part, ...]] = {
     ScriptName.ENQUEUE: (Part.PENDING, Part.QUEUED, Part.RETRY, Part.DEAD, Part.CLAIMS),
     ScriptName.CLAIM: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.DEAD),
+    ScriptName.CLAIM_USER: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.DEAD),
     ScriptName.SETTLE: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.REAP: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.STATS: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.RETRY, Part.DEAD),

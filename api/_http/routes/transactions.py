@@ -5,6 +5,7 @@ from typing import IO, Annotated, Any
 
 from fastapi import (
     APIRouter,
+    BackgroundTasks,
     File,
     Form,
     HTTPException,
@@ -20,8 +21,8 @@ from pydantic import BaseModel, Discriminator, Field, Tag
 
 from api._http import idempotency
 from api._http.deps import CurrentUser, QueueDep, SessionDep, SettingsDep, invalid
+from api._http.kick import enqueue_and_kick
 from core.writes import transactions as txns
-from core.writes.ledger import notify_queue
 from core.writes.statements import StatementTooLarge
 from core.writes.transactions import (
     MAX_BATCH,
@@ -73,6 +74,8 @@ def create_transactions(
     user: CurrentUser,
     session: SessionDep,
     queue: QueueDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
     idempotency_key: idempotency.KeyHeader = None,
 ) -> Response:
     """Create one transaction (an object) or up to 1,000 (a list); the answer has the same shape.
@@ -88,7 +91,7 @@ def create_transactions(
     value = created if isinstance(body, list) else created[0]
     response = idempotency.answer(session, keyed, value, status.HTTP_201_CREATED)
     session.commit()
-    notify_queue(queue, user)
+    enqueue_and_kick(background, queue, user, settings)
     return response
 
 
@@ -127,7 +130,13 @@ def list_transactions(
 
 @router.patch("/{txn_id}")
 def update_transaction(
-    txn_id: TxnId, body: TransactionUpdate, user: CurrentUser, session: SessionDep, queue: QueueDep
+    txn_id: TxnId,
+    body: TransactionUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> TransactionPublic:
     try:
         updated = txns.update(session, user, txn_id, body)
@@ -136,20 +145,25 @@ def update_transaction(
     except ValueError as exc:
         raise invalid(("body",), exc, body.model_dump(mode="json", exclude_unset=True)) from None
     session.commit()
-    notify_queue(queue, user)
+    enqueue_and_kick(background, queue, user, settings)
     return updated
 
 
 @router.delete("/{txn_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_transaction(
-    txn_id: TxnId, user: CurrentUser, session: SessionDep, queue: QueueDep
+    txn_id: TxnId,
+    user: CurrentUser,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+    background: BackgroundTasks,
 ) -> Response:
     try:
         txns.delete(session, user, txn_id)
     except NotFound:
         raise _not_found(txn_id) from None
     session.commit()
-    notify_queue(queue, user)
+    enqueue_and_kick(background, queue, user, settings)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -210,6 +224,7 @@ def upload_statement(
     session: SessionDep,
     queue: QueueDep,
     settings: SettingsDep,
+    background: BackgroundTasks,
     file: Annotated[UploadFile, File(description="CSV, OFX or QFX bank statement")],
     currency: Annotated[str | None, Form(description="for rows that name no currency")] = None,
     date_order: Annotated[
@@ -256,5 +271,5 @@ def upload_statement(
     response = idempotency.answer(session, keyed, result, status.HTTP_201_CREATED)
     session.commit()
     if result.imported:
-        notify_queue(queue, user)
+        enqueue_and_kick(background, queue, user, settings)
     return response
