@@ -24,8 +24,9 @@ from pydantic import (
 )
 from sqlmodel import Session, col
 
+from core.base.currencies import currency_exponent
 from core.base.models import Account, Transaction, utcnow
-from core.base.money import decimal_string
+from core.base.money import decimal_string, display
 from core.writes.accounts import DEFAULT_ACCOUNT, account_name, account_names
 from core.writes.ledger import NewTransaction, mark_changed, row_values
 from core.writes.statements import amount_to_minor, is_valid_currency
@@ -252,9 +253,8 @@ def update(
     currency = changes.get("currency", row.currency)
     if "amount" in changes:
         row.amount_minor = amount_to_minor(changes.pop("amount"), currency)
-    elif "currency" in changes:
-        # Re-check the stored minor units against the new currency's exponent (JPY has none).
-        amount_to_minor(row.amount_minor, currency)
+    elif currency != row.currency:
+        _same_amount_in(row, currency)
     for name, value in changes.items():
         setattr(row, name, value)
     row.updated_at = utcnow()
@@ -262,6 +262,20 @@ def update(
     session.flush()
     mark_changed(session, user_id)
     return TransactionPublic.of(row, account_names(session, [row.account_id])[row.account_id])
+
+
+def _same_amount_in(row: Transaction, currency: str) -> None:
+    """A new currency alone keeps the stored minor units, so it must keep their meaning: USD to
+    EUR does (both have cents), USD to JPY would turn -12.34 USD into -1234 JPY."""
+    if currency_exponent(currency) != currency_exponent(row.currency):
+        was = display(row.amount_minor, row.currency)
+        would = display(row.amount_minor, currency)
+        raise ValueError(
+            f"changing the currency from {row.currency} to {currency} alone would change the "
+            f"amount from {was} to {would}, because an amount's minor units depend on its "
+            f"currency: send the amount in {currency} too, e.g. "
+            f'{{"currency": "{currency}", "amount": "..."}}'
+        )
 
 
 def delete(session: Session, user_id: str, txn_id: int) -> None:

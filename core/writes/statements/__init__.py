@@ -21,7 +21,7 @@ Decisions a user can notice:
 """
 
 from core.base.currencies import currency_exponent, is_valid_currency
-from core.writes.statements.amounts import amount_to_minor, parse_amount
+from core.writes.statements.amounts import MAX_ABS_MINOR, amount_to_minor, parse_amount
 from core.writes.statements.dates import AmbiguousDate, parse_date
 from core.writes.statements.errors import (
     InvalidStatement,
@@ -35,6 +35,7 @@ from core.writes.statements.parser import open_statement, parse_statement
 from core.writes.statements.source import StatementData
 
 __all__ = [
+    "MAX_ABS_MINOR",
     "AmbiguousDate",
     "InvalidStatement",
     "LineError",

@@ -6,6 +6,12 @@ import re
 from decimal import Decimal
 
 from core.base.currencies import currency_exponent, is_valid_currency
+from core.base.money import display
+from core.writes.statements.digits import require_ascii_digits
+
+# The largest amount stored, in minor units of any currency (9,999,999,999.99 USD): a user's sums
+# stay inside the summary's 64-bit columns for up to 9.2 million transactions at the limit.
+MAX_ABS_MINOR = 10**12 - 1
 
 # Fourteen integer digits keep every exponent's minor units far inside a signed 64-bit column.
 _MAX_INTEGER_DIGITS = 14
@@ -13,7 +19,7 @@ _MAX_FRACTION_DIGITS = 8
 
 # The only form the JSON API accepts, and the fast path for the machine-written amounts
 # ("-12.34", "1500") that make up most bank exports.
-_PLAIN = re.compile(r"[+-]?\d{1,14}(?:\.\d{1,8})?")
+_PLAIN = re.compile(r"[+-]?[0-9]{1,14}(?:\.[0-9]{1,8})?")
 # No real amount is longer; the cap also keeps regex work per cell bounded.
 _MAX_TEXT_CHARS = 64
 
@@ -44,6 +50,7 @@ def parse_amount(text: str, currency: str, *, decimal_mark: str | None = None) -
     stripped = text.strip()
     if not stripped:
         raise ValueError("missing amount")
+    require_ascii_digits(stripped, "amount")
     if len(stripped) > _MAX_TEXT_CHARS:
         raise ValueError(f"amount '{stripped[:20]}...' is not a number")
     if decimal_mark != "," and _PLAIN.fullmatch(stripped):
@@ -68,10 +75,9 @@ def amount_to_minor(value: str | int, currency: str) -> int:
             f"units, not {type(value).__name__}"
         )
     if isinstance(value, int):
-        if abs(value) >= 10 ** (_MAX_INTEGER_DIGITS + exponent):
-            raise ValueError(f"amount {value} is too large")
-        return value
+        return _bounded(value, str(value), currency)
     text = value.strip()
+    require_ascii_digits(text, "amount")
     if not _PLAIN.fullmatch(text):
         raise ValueError(f"amount '{value}' is not a decimal number such as '12.34' or '-5'")
     return _to_minor(Decimal(text), exponent, text, currency)
@@ -102,7 +108,16 @@ def _to_minor(value: Decimal, exponent: int, text: str, currency: str) -> int:
     if scaled != scaled.to_integral_value():
         places = "no decimal places" if exponent == 0 else f"at most {exponent} decimal places"
         raise ValueError(f"amount '{text}' has more decimals than {currency} allows ({places})")
-    return int(scaled)
+    return _bounded(int(scaled), text, currency)
+
+
+def _bounded(minor: int, text: str, currency: str) -> int:
+    if abs(minor) > MAX_ABS_MINOR:
+        limit = display(MAX_ABS_MINOR, currency)
+        raise ValueError(
+            f"amount '{text}' is too large: the limit is {limit} ({MAX_ABS_MINOR:,} minor units)"
+        )
+    return minor
 
 
 def _split_affixes(text: str) -> tuple[bool, str, str | None]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import re
 
+from core.writes.statements.digits import require_ascii_digits
 from core.writes.statements.model import DateOrder
 
 DATE_ORDERS: tuple[DateOrder, ...] = ("dmy", "mdy", "ymd")
@@ -68,6 +69,7 @@ def parse_date(text: str, date_order: DateOrder | None = None) -> datetime.date:
     """
     if len(text) > _MAX_TEXT_CHARS:
         raise ValueError(f"could not read '{text.strip()[:20]}...' as a date")
+    require_ascii_digits(text, "date")
     cleaned = _strip_noise(text)
     match = _NUMERIC.fullmatch(cleaned)
     if match:

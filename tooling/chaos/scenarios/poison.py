@@ -1,8 +1,10 @@
 """Scenario 6: a poison user, whose job fails every time, among healthy ones.
 
-The poison is real data entered through the API, not a test hook: ten transactions of the
-largest amount the API accepts in CLF (four decimals), whose sum no longer fits the summary's
-64-bit columns. Drain processes must retry that user with backoff and dead-letter it after
+The poison is real data, not a test hook: ten CLF transactions of 10^18 minor units each, whose
+sum no longer fits the summary's 64-bit columns. The API has refused such amounts since its
+write-time bound (999,999,999,999 minor units), so they are written the way rows from before the
+bound are there: straight into the ledger, with the version bump and the enqueue a write does.
+Drain processes must retry that user with backoff and dead-letter it after
 MAX_ATTEMPTS with the error, while every other user is summarised on the first attempt. Then
 the user fixes the data, an operator requeues the dead letter (`scripts/drain.py
 --requeue-dead`), and the next drain brings the summary up to date.
@@ -10,6 +12,7 @@ the user fixes the data, an operator requeues the dead letter (`scripts/drain.py
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -18,10 +21,14 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from core.base.auth import mint_token
 from core.base.db import get_engine
 from core.base.settings import get_settings
+from core.queue import JobQueue
+from core.queue.client import get_redis
+from core.writes.ledger import SUMMARY_KIND, NewTransaction, add_transactions
 from tooling.chaos.env import ChaosEnv, scoped_environ
 from tooling.chaos.observe import ClaimWatcher, install_audit
 from tooling.chaos.procs import ProcessPool, Timeout, wait_for_clock
@@ -32,7 +39,7 @@ from tooling.chaos.truth import queue_state
 from tooling.chaos.writers import run_writers
 
 POISON = "poison-user"
-POISON_AMOUNT = "99999999999999.9999"  # the API's largest CLF amount
+POISON_MINOR = 10**18 - 1  # the largest CLF amount before the bound (99999999999999.9999)
 POISON_ROWS = 10  # 10 x 10^18 minor units > 2^63 - 1
 
 
@@ -45,12 +52,17 @@ class PoisonSize:
     lease_seconds: int = 10
 
 
-def _poison_rows(client: TestClient, headers: dict[str, str]) -> list[int]:
-    row = {"date": "2025-01-15", "amount": POISON_AMOUNT, "currency": "CLF"}
-    response = client.post("/api/transactions", json=[row] * POISON_ROWS, headers=headers)
-    if response.status_code != 201:
-        raise RuntimeError(f"the poison was refused: {response.status_code} {response.text}")
-    return [int(item["id"]) for item in response.json()]
+def _poison_rows(engine: Engine) -> list[int]:
+    row = NewTransaction(
+        date=dt.date(2025, 1, 15), amount_minor=POISON_MINOR, currency="CLF", description=""
+    )
+    with Session(engine) as session:
+        add_transactions(session, POISON, [row] * POISON_ROWS)
+        session.commit()
+    JobQueue(get_redis(), SUMMARY_KIND, get_settings()).enqueue(POISON)
+    query = sa.text("SELECT id FROM transactions WHERE user_id = :u ORDER BY id")
+    with engine.connect() as conn:
+        return [int(i) for i in conn.execute(query, {"u": POISON}).scalars()]
 
 
 def _fix(client: TestClient, headers: dict[str, str], txn_id: int) -> None:
@@ -113,7 +125,7 @@ def run_poison(env: ChaosEnv, size: PoisonSize, app_factory: Callable[[], Any]) 
         install_audit(engine)
         headers = {"Authorization": f"Bearer {mint_token(POISON, get_settings())}"}
         with TestClient(app_factory(), raise_server_exceptions=False) as client:
-            poison_ids = _poison_rows(client, headers)
+            poison_ids = _poison_rows(engine)
             log = run_writers(app_factory, user_ids(size.users, "h"), 2, size.operations)
             with ClaimWatcher(env) as watcher:
                 dead_runs = _drain_until_dead(env, pool, size.batch_size, 60)
