@@ -29,11 +29,12 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col
 
-from core.base.models import Statement, Transaction, utcnow
+from core.base.models import Account, Statement, Transaction, utcnow
 from core.base.settings import Settings
 from core.writes.accounts import DEFAULT_ACCOUNT, account_name
 from core.writes.ledger import NewTransaction, insert_transactions, mark_changed
 from core.writes.statements import (
+    Correction,
     InvalidStatement,
     LineError,
     ParsedRow,
@@ -95,6 +96,14 @@ class ImportResult(BaseModel):
     delimiter: str | None
     date_order: str | None
     accounts: list[str] = Field(description="the accounts the rows were filed under")
+    corrected: int = Field(
+        description="transactions of earlier uploads that this file's OFX corrections"
+        " replaced or deleted"
+    )
+    skipped_balance_lines: list[int] = Field(
+        description="lines of balance rows with no amount (e.g. 'Beginning balance as of ...'),"
+        " which are not transactions and were skipped"
+    )
 
 
 def _clean_filename(name: str | None) -> str:
@@ -152,11 +161,13 @@ def import_statement(
     session.add(statement)
     session.flush()
     assert statement.id is not None
+    # Corrections first: a replacement may carry the import key of the row it replaces.
+    corrected = _apply_corrections(session, user_id, stream.corrections, chosen)
     imported, accounts = store_rows(session, user_id, statement.id, stream, chosen)
     statement.imported_count = imported
     statement.skipped_count = stream.row_count - imported
     session.add(statement)
-    if imported:
+    if imported or corrected:
         mark_changed(session, user_id)
     log.info(
         "statement imported format=%s rows=%d imported=%d",
@@ -164,7 +175,36 @@ def import_statement(
         stream.row_count,
         imported,
     )
-    return _result(statement, stream, accounts)
+    return _result(statement, stream, accounts, corrected)
+
+
+def _apply_corrections(
+    session: Session, user_id: str, corrections: Iterable[Correction], chosen: str | None
+) -> int:
+    """Delete the earlier uploads' transactions that OFX corrections replace or delete, in the
+    account the correcting rows are filed under; how many were deleted. One DELETE per account."""
+    keys: dict[str, set[str]] = {}
+    for correction in corrections:
+        name = chosen if chosen is not None else correction.account or DEFAULT_ACCOUNT
+        keys.setdefault(name, set()).add(correction.import_key)
+    deleted = 0
+    for name, wanted in sorted(keys.items()):
+        account = (
+            sa.select(col(Account.id))
+            .where(col(Account.user_id) == user_id, col(Account.name) == name)
+            .scalar_subquery()
+        )
+        result = session.execute(
+            sa.delete(Transaction)
+            .where(
+                col(Transaction.user_id) == user_id,
+                col(Transaction.account_id) == account,
+                col(Transaction.import_key).in_(sorted(wanted)),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        deleted += cast("sa.CursorResult[Any]", result).rowcount
+    return deleted
 
 
 def _form_account(account: str | None) -> str | None:
@@ -192,7 +232,9 @@ def _digest(data: StatementData, max_bytes: int) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def _result(statement: Statement, stream: StatementStream, accounts: list[str]) -> ImportResult:
+def _result(
+    statement: Statement, stream: StatementStream, accounts: list[str], corrected: int
+) -> ImportResult:
     assert statement.id is not None
     return ImportResult(
         statement_id=statement.id,
@@ -205,6 +247,8 @@ def _result(statement: Statement, stream: StatementStream, accounts: list[str]) 
         delimiter=stream.delimiter,
         date_order=stream.date_order,
         accounts=accounts,
+        corrected=corrected,
+        skipped_balance_lines=list(stream.balance_lines),
     )
 
 

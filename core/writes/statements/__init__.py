@@ -30,13 +30,19 @@ from core.writes.statements.errors import (
     StatementTooLarge,
     UnsupportedFormat,
 )
-from core.writes.statements.model import ParsedRow, ParsedStatement, StatementStream
+from core.writes.statements.model import (
+    Correction,
+    ParsedRow,
+    ParsedStatement,
+    StatementStream,
+)
 from core.writes.statements.parser import open_statement, parse_statement
 from core.writes.statements.source import StatementData
 
 __all__ = [
     "MAX_ABS_MINOR",
     "AmbiguousDate",
+    "Correction",
     "InvalidStatement",
     "LineError",
     "ParsedRow",

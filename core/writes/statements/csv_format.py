@@ -49,6 +49,20 @@ _DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
 # down than this is not one we would recognise safely.
 _HEADER_SEARCH_LINES = 30
 _DATE_CACHE_LIMIT = 10_000
+# A row with no amount whose description starts so is the bank's balance line, not a
+# transaction (Bank of America writes "Beginning balance as of 01/01/2025" among the rows).
+_BALANCE_PREFIXES = (
+    "beginning balance",
+    "opening balance",
+    "starting balance",
+    "ending balance",
+    "closing balance",
+    "balance forward",
+    "balance brought forward",
+    "balance carried forward",
+    "previous balance",
+    "new balance",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,7 @@ class Evidence:
     dates: DateOrderDetector = field(default_factory=DateOrderDetector)
     dot_votes: int = 0
     comma_votes: int = 0
+    balance_lines: list[int] = field(default_factory=list)
 
     @property
     def decimal_mark(self) -> str | None:
@@ -102,7 +117,13 @@ def open_csv(source: TextSource, options: CsvOptions) -> StatementStream:
         errors.raise_if_any()
 
     return StatementStream(
-        "csv", source.encoding, header.delimiter, date_order, row_count, read_rows
+        "csv",
+        source.encoding,
+        header.delimiter,
+        date_order,
+        row_count,
+        read_rows,
+        balance_lines=tuple(evidence.balance_lines),
     )
 
 
@@ -190,6 +211,10 @@ def scan(source: TextSource, header: Header, max_rows: int) -> Evidence:
             )
         if len(fields) < header.width:
             continue  # reported as a ragged row in the second pass
+        if is_balance_line(fields, columns):
+            evidence.rows -= 1
+            evidence.balance_lines.append(line)
+            continue
         if columns.date is not None:
             evidence.dates.observe(fields[columns.date], line)
         for index in amount_cells:
@@ -199,6 +224,15 @@ def scan(source: TextSource, header: Header, max_rows: int) -> Evidence:
     if not evidence.rows:
         raise InvalidStatement([LineError(header.line, None, "the file has no transaction rows")])
     return evidence
+
+
+def is_balance_line(fields: list[str], columns: ColumnMap) -> bool:
+    """A row with every amount cell blank whose description starts like a balance line."""
+    amounts = (columns.amount, columns.debit, columns.credit)
+    if any(fields[index].strip() for index in amounts if index is not None):
+        return False
+    text = " ".join(" ".join(fields[index].split()) for index in columns.descriptions)
+    return text.casefold().startswith(_BALANCE_PREFIXES)
 
 
 def _decide_date_order(
@@ -239,7 +273,7 @@ class RowBuilder:
         self._sign = -1 if options.amount_sign == "expense_positive" else 1
 
     def build(self, line: int, fields: list[str]) -> ParsedRow | None:
-        if not self._has_width(line, fields):
+        if not self._has_width(line, fields) or is_balance_line(fields, self._columns):
             return None
         date = self._date(line, fields)
         currency = self._currency(line, fields)

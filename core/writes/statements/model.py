@@ -29,6 +29,16 @@ class ParsedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Correction:
+    """An OFX entry's CORRECTFITID: the transaction it replaces or deletes, by the import key an
+    earlier upload stored it under (the import deletes it; one in the same file is left out)."""
+
+    line: int  # the correcting entry's ordinal
+    account: str | None  # as ParsedRow.account
+    import_key: str
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedStatement:
     format: str  # "csv" | "ofx" | "qfx"
     rows: list[ParsedRow]
@@ -54,6 +64,9 @@ class StatementStream:
     date_order: str | None
     row_count: int  # rows the iteration yields when the file is valid
     read_rows: Callable[[], Iterator[ParsedRow]] = field(repr=False, compare=False)
+    # CSV rows with no amount that are balance lines ("Beginning balance as of ..."): skipped.
+    balance_lines: tuple[int, ...] = ()
+    corrections: tuple[Correction, ...] = ()
 
     def __iter__(self) -> Iterator[ParsedRow]:
         return self.read_rows()

@@ -4,6 +4,11 @@
 OFX specification is not enforced beyond what a row needs: banks routinely get details wrong
 (a 40-character NAME, a missing SIGNON block) and their files are still read. The module is
 imported only for OFX uploads, so a CSV upload's cold start never loads it.
+
+Corrections: an entry with CORRECTFITID names an earlier transaction of its statement's account
+that it REPLACEs (the entry is stored instead) or DELETEs (the entry itself is no transaction).
+The corrected transaction is left out when it is in the same file, and is listed in the
+stream's `corrections` for the import to delete when an earlier upload stored it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import datetime
 import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from core.base.currencies import normalise_currency
 from core.writes.statements.amounts import parse_amount
@@ -25,6 +31,7 @@ from core.writes.statements.keys import ImportKeys
 from core.writes.statements.model import (
     MAX_ACCOUNT_CHARS,
     MAX_DESCRIPTION_CHARS,
+    Correction,
     ParsedRow,
     StatementStream,
     clean_text,
@@ -33,6 +40,56 @@ from core.writes.statements.ofx_reader import read_ofx
 
 _STATEMENT_TAGS = ("STMTRS", "CCSTMTRS")
 _ACCOUNT_PATHS = ("BANKACCTFROM/ACCTID", "CCACCTFROM/ACCTID")
+_CORRECT_ACTIONS = ("REPLACE", "DELETE")
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What the corrections decided before any row is read: the entries left out (by ordinal),
+    and the corrections of transactions stored by an earlier upload or left out here."""
+
+    left_out: frozenset[int]
+    corrections: tuple[Correction, ...]
+    count: int  # entries that are rows
+
+
+def _acctid(statement: ET.Element) -> str:
+    return next((text.strip() for path in _ACCOUNT_PATHS if (text := statement.findtext(path))), "")
+
+
+def _plan(statements: list[ET.Element]) -> _Plan:
+    errors = ErrorCollector()
+    left_out: set[int] = set()
+    corrections: list[Correction] = []
+    total = ordinal = 0
+    for statement in statements:
+        account = _acctid(statement)
+        entries = statement.findall("BANKTRANLIST/STMTTRN")
+        total += len(entries)
+        first = ordinal
+        targets: set[str] = set()
+        for entry in entries:
+            ordinal += 1
+            target = (entry.findtext("CORRECTFITID") or "").strip()
+            if not target:
+                continue
+            action = (entry.findtext("CORRECTACTION") or "").strip().upper()
+            if action not in _CORRECT_ACTIONS:
+                shown = f"'{action}'" if action else "missing"
+                errors.add(ordinal, "CORRECTACTION", f"{shown}: expected REPLACE or DELETE")
+                continue
+            targets.add(target)
+            key = ImportKeys().for_fitid(account, target)
+            corrections.append(Correction(ordinal, _account(account), key))
+            if action == "DELETE":
+                left_out.add(ordinal)
+        for position, entry in enumerate(entries, start=first + 1):
+            fitid = (entry.findtext("FITID") or "").strip()
+            # A replacement may keep the FITID of the entry it replaces: it stays.
+            if fitid in targets and (entry.findtext("CORRECTFITID") or "").strip() != fitid:
+                left_out.add(position)
+    errors.raise_if_any(unit="transaction")
+    return _Plan(frozenset(left_out), tuple(corrections), total - len(left_out))
 
 
 def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> StatementStream:
@@ -57,27 +114,27 @@ def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> Sta
         )
     if count == 0:
         raise InvalidStatement([LineError(1, None, "the statement has no transactions")])
+    plan = _plan(statements)
     is_qfx = filename.lower().endswith(".qfx") or any(e.tag == "INTU.BID" for e in root.iter())
     return StatementStream(
         "qfx" if is_qfx else "ofx",
         document.encoding,
         None,
         None,
-        count,
-        functools.partial(_read_transactions, statements, currency, count),
+        plan.count,
+        functools.partial(_read_transactions, statements, currency, plan),
+        corrections=plan.corrections,
     )
 
 
 def _read_transactions(
-    statements: list[ET.Element], fallback_currency: str, count: int
+    statements: list[ET.Element], fallback_currency: str, plan: _Plan
 ) -> Iterator[ParsedRow]:
     errors = ErrorCollector()
-    keys = ImportKeys(count)
+    keys = ImportKeys(plan.count)
     ordinal = 0
     for statement in statements:
-        account = next(
-            (text.strip() for path in _ACCOUNT_PATHS if (text := statement.findtext(path))), ""
-        )
+        account = _acctid(statement)
         entries = statement.findall("BANKTRANLIST/STMTTRN")
         curdef = _statement_currency(statement, fallback_currency, ordinal + 1, errors)
         if curdef is None:
@@ -85,6 +142,8 @@ def _read_transactions(
             continue
         for entry in entries:
             ordinal += 1
+            if ordinal in plan.left_out:
+                continue
             row = _read_entry(entry, ordinal, curdef, account, keys, errors)
             if row is not None and not errors:
                 yield row
