@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class _Batch:
     emails: dict[str, str | None] = field(default_factory=dict)
     # Not computed: the deadline came first. Back to the queue, no attempt counted.
     released: list[str] = field(default_factory=list)
+    # time.perf_counter() when the batch started: each job's duration is measured from it.
+    clock_started: float = 0.0
 
 
 class _OutOfTime(Exception):
@@ -357,12 +360,25 @@ def _changed(batch: _Batch, user_id: str) -> bool:
     return new != batch.previous.get(user_id, {})
 
 
+def _durations_ms(batch: _Batch, worked: list[str]) -> dict[str, int]:
+    """Each worked job's time: its own computation plus an equal share of the batch's common
+    work (the reads and the write up to now), so a batch's jobs add up to the batch. Rounded up
+    to whole milliseconds: a job that ran never records 0 ms."""
+    if not worked:
+        return {}
+    elapsed = time.perf_counter() - batch.clock_started
+    own = {uid: batch.computed[uid].seconds if uid in batch.computed else 0.0 for uid in worked}
+    share = max(0.0, elapsed - sum(own.values())) / len(worked)
+    return {uid: max(1, math.ceil((own[uid] + share) * 1000)) for uid in worked}
+
+
 def _job_rows(
     batch: _Batch, ctx: JobContext, changed: set[str], started: datetime
 ) -> list[dict[str, Any]]:
     now = utcnow()
     rows = []
     released = set(batch.released)
+    durations = _durations_ms(batch, [job.id for job in batch.jobs if job.id not in released])
     for job in batch.jobs:
         if job.id in released:  # not worked on: no history to record
             continue
@@ -385,7 +401,7 @@ def _job_rows(
                 "changed": job.id in changed,
                 "started_at": started,
                 "finished_at": now,
-                "duration_ms": int(computed.seconds * 1000) if computed else 0,
+                "duration_ms": durations[job.id],
                 "error": error,
             }
         )
@@ -456,7 +472,7 @@ class FinancialSummaryJob:
 
     def run(self, jobs: Sequence[ClaimedJob], ctx: JobContext) -> BatchResult:
         started = utcnow()
-        batch = _Batch(jobs=jobs)
+        batch = _Batch(jobs=jobs, clock_started=time.perf_counter())
         changed: set[str] = set()
         with Session(ctx.engine) as session:
             _read_versions(session, batch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
@@ -383,3 +384,56 @@ def test_a_lost_settle_is_sent_again_rather_than_left_to_expire(
     assert (stats.succeeded, stats.stop_reason, len(calls)) == (3, StopReason.EMPTY, 2)
     assert world.queue.stats().leased == 0
     assert world.queue.dead_letters() == []
+
+
+def test_a_job_alone_in_its_batch_records_the_batch_s_time(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """duration_ms is the job's own computation plus its share of the batch's reads and writes:
+    a user alone in a batch that took 7 ms took 7 ms, not the computation's fraction of one."""
+    (uid,) = world.seed(users=1, per_user=2, enqueue=False)
+    read_versions = job_module._read_versions
+
+    def slow_read(session: Any, batch: Any) -> None:
+        time.sleep(0.007)
+        read_versions(session, batch)
+
+    monkeypatch.setattr(job_module, "_read_versions", slow_read)
+    KIND.run([ClaimedJob(uid, 1)], world.context())
+    ((ms, started, finished),) = world.rows(
+        "SELECT duration_ms, started_at, finished_at FROM background_jobs"
+    )
+    assert ms >= 7, ms
+    assert ms <= (finished - started).total_seconds() * 1000 + 1
+
+
+def test_a_computed_job_is_never_0_ms(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rounded up to whole milliseconds: even a clock that did not move records 1 ms."""
+    users = world.seed(users=3, per_user=2, enqueue=False)
+    monkeypatch.setattr(time, "perf_counter", lambda: 1000.0)
+    KIND.run([ClaimedJob(u, 1) for u in users], world.context())
+    durations = world.rows("SELECT duration_ms FROM background_jobs")
+    assert sorted(ms for (ms,) in durations) == [1, 1, 1]
+
+
+def test_the_jobs_of_a_batch_add_up_to_the_batch(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = world.seed(users=3, per_user=3, enqueue=False)
+    real = compute_summaries
+    sleeps = iter([0.007, 0.0, 0.0])
+
+    def sleepy(txns: Any, *, today: dt.date) -> Any:
+        rows = list(txns)
+        time.sleep(next(sleeps))
+        return real(rows, today=today)
+
+    monkeypatch.setattr(job_module, "compute_summaries", sleepy)
+    KIND.run([ClaimedJob(u, 1) for u in users], world.context())
+    rows = world.rows("SELECT duration_ms, started_at, finished_at FROM background_jobs")
+    durations = [ms for ms, _, _ in rows]
+    assert min(durations) >= 1, durations
+    assert max(durations) >= 7, durations
+    batch_ms = max((f - s).total_seconds() * 1000 for _, s, f in rows)
+    # Each rounded up by less than 1 ms, and no share counted twice.
+    assert sum(durations) <= batch_ms + len(durations), (durations, batch_ms)
