@@ -6,10 +6,13 @@ Real Postgres and real Redis behind upstash_local, through the same job kind the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
+import pytest
 from sqlmodel import Session
 
+import core.drain.kick as kick_module
 from core.drain.kick import KickOutcome, kick
 from core.drain.kinds import BatchResult, JobContext
 from core.queue import ClaimedJob
@@ -164,3 +167,104 @@ def test_a_job_that_raises_is_that_users_failure_to_retry(world: World) -> None:
     assert result.outcome is KickOutcome.FAILED
     assert "boom" in (result.error or "")
     assert world.queue.stats().retrying == 1
+
+
+def test_kicks_and_a_cron_drain_racing_on_one_user_never_store_an_older_summary(
+    world: World,
+) -> None:
+    """Writes of -1 each: a summary labelled with data version v holds at least those v writes
+    (the job reads the version before the rows, so it may hold more, never fewer)."""
+    import threading
+
+    from core.drain.runner import DrainOptions, drain
+
+    write(world, "u1", -1)
+    stop = threading.Event()
+    seen: list[tuple[int, int]] = []
+    errors: list[BaseException] = []
+
+    def guarded(target: Callable[[], object]) -> Callable[[], None]:
+        def body() -> None:
+            try:
+                while not stop.is_set():
+                    target()
+            except BaseException as exc:  # a failed thread must fail the test
+                errors.append(exc)
+                stop.set()
+
+        return body
+
+    def kicker() -> None:
+        kick(KIND, world.queue, "u1", world.settings, world.engine, budget_seconds=5)
+
+    def cron() -> None:
+        drain(KIND, world.queue, world.context, DrainOptions(budget_seconds=5, batch_size=10))
+
+    def observe() -> None:
+        rows = world.rows(
+            "SELECT source_version, net_minor FROM financial_summaries WHERE user_id = 'u1'"
+        )
+        if rows:
+            seen.append((int(rows[0][0]), int(rows[0][1])))
+
+    threads = [threading.Thread(target=guarded(f)) for f in (kicker, kicker, cron, observe)]
+    for thread in threads:
+        thread.start()
+    for _ in range(30):
+        write(world, "u1", -1)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    # Whatever is left is queued: one more kick (or cron) ends on the last write.
+    kick(KIND, world.queue, "u1", world.settings, world.engine, budget_seconds=5)
+    drain(KIND, world.queue, world.context, DrainOptions(budget_seconds=5))
+    observe()
+    assert all(-net >= version for version, net in seen), seen  # never behind its label
+    versions_seen = [version for version, _ in seen]
+    assert versions_seen == sorted(versions_seen)  # never an older summary over a newer one
+    data, done = versions(world, "u1")
+    assert done == data == 31
+    assert net(world, "u1") == -31
+
+
+def test_a_kick_finishing_after_a_newer_cron_drain_leaves_the_newer_summary(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving the version guard exists for, made certain: the kick computes version 1,
+    a cron drain computes and stores version 2, then the kick's write arrives."""
+    import threading
+
+    import functions.financial_summary as job_module
+    from core.drain.runner import DrainOptions, drain
+
+    write(world, "u1", -1)
+    computed, go_on = threading.Event(), threading.Event()
+    original = job_module._write
+
+    def held_write(session: Any, batch: Any, ctx: JobContext, started: Any) -> Any:
+        if ctx.trigger == "kick":
+            computed.set()
+            assert go_on.wait(30)
+        return original(session, batch, ctx, started)
+
+    monkeypatch.setattr(job_module, "_write", held_write)
+    # One run: a second one would repair what a missing guard broke, and hide it.
+    monkeypatch.setattr(kick_module, "MAX_RUNS", 1)
+    results: list[Any] = []
+    kicker = threading.Thread(
+        target=lambda: results.append(
+            kick(KIND, world.queue, "u1", world.settings, world.engine, budget_seconds=30)
+        )
+    )
+    kicker.start()
+    assert computed.wait(30)
+    write(world, "u1", -1)  # version 2, queued again while the kick holds the user
+    stats = drain(KIND, world.queue, world.context, DrainOptions(budget_seconds=10))
+    assert stats.succeeded == 1
+    assert versions(world, "u1") == (2, 2)
+    go_on.set()
+    kicker.join(timeout=30)
+    assert results[0].outcome is KickOutcome.OK
+    assert versions(world, "u1") == (2, 2)
+    assert net(world, "u1") == -2  # the kick's older figures were not stored over them
