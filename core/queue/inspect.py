@@ -14,7 +14,7 @@ from typing import Literal, cast
 
 from pydantic import BaseModel
 
-from core.queue.queue import JobQueue
+from core.queue.queue import DeadLetter, JobQueue
 
 JobState = Literal["pending", "leased", "retrying", "dead", "idle"]
 
@@ -109,6 +109,23 @@ def dead_among(queue: JobQueue, ids: Sequence[str]) -> set[str]:
         return set()
     scores = queue.redis.zmscore(queue.keys.dead, list(ids))
     return {job_id for job_id, score in zip(ids, scores, strict=True) if score is not None}
+
+
+def dead_letter_of(queue: JobQueue, job_id: str) -> DeadLetter | None:
+    """`job_id`'s dead letter, unless it was queued again since (a write of its own queues a
+    dead id without forgetting the dead letter). One request when the id is not dead."""
+    dead = queue.redis.zscore(queue.keys.dead, job_id)
+    if dead is None:
+        return None
+    if queue.redis.zscore(queue.keys.queued, job_id) is not None:
+        return None
+    record = _records(queue, [job_id])[0]
+    return DeadLetter(
+        id=job_id,
+        attempts=_attempts(record),
+        error=_error(record) or "",
+        dead_at=datetime.fromtimestamp(float(dead) / 1000, UTC),
+    )
 
 
 def _lease_deadline(queue: JobQueue, job_id: str) -> datetime | None:

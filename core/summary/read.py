@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -12,10 +13,29 @@ from sqlmodel import Session, col
 from core.base.models import FinancialSummary, User
 
 
+class SummaryFailure(BaseModel):
+    """Why the recomputation gave up (it was dead-lettered), and how it is tried again."""
+
+    error: str = Field(description="the last attempt's error, with any secret removed")
+    attempts: int
+    failed_at: dt.datetime
+    how_to_retry: str
+
+
+SummaryState = Literal["current", "pending", "failed"]
+
+
 class SummaryView(BaseModel):
     user_id: str
     stale: bool = Field(description="your data changed after this summary was computed")
-    pending: bool = Field(description="a recomputation is due (queued, running or retrying)")
+    pending: bool = Field(
+        description="a recomputation is due (queued, running or retrying); false once failed"
+    )
+    state: SummaryState = Field(
+        description="current: nothing due; pending: a recomputation is due; failed: it gave up"
+        " after its last attempt (see `failure`) until an operator requeues it"
+    )
+    failure: SummaryFailure | None = Field(default=None, description="set when state is failed")
     computed_at: dt.datetime | None
     source_version: int = Field(description="the data version the figures were computed from")
     data_version: int
@@ -24,8 +44,13 @@ class SummaryView(BaseModel):
     )
 
 
-def read_summary(session: Session, user_id: str) -> SummaryView:
-    """Never 404: a user with nothing computed yet gets an empty summary."""
+def read_summary(
+    session: Session,
+    user_id: str,
+    failure_of: Callable[[], SummaryFailure | None] | None = None,
+) -> SummaryView:
+    """Never 404: a user with nothing computed yet gets an empty summary. `failure_of` looks
+    up the user's dead letter; it is called only when a recomputation is due."""
     user = session.get(User, user_id)
     rows = list(
         session.scalars(
@@ -36,10 +61,15 @@ def read_summary(session: Session, user_id: str) -> SummaryView:
     )
     data_version = user.data_version if user else 0
     summary_version = user.summary_version if user else 0
+    due = bool(user and user.summary_dirty_since is not None)
+    failure = failure_of() if due and failure_of is not None else None
+    failed = failure is not None
     return SummaryView(
         user_id=user_id,
         stale=summary_version < data_version,
-        pending=bool(user and user.summary_dirty_since is not None),
+        pending=due and not failed,
+        state="failed" if failed else "pending" if due else "current",
+        failure=failure if failed else None,
         computed_at=max((r.computed_at for r in rows), default=None),
         source_version=summary_version,
         data_version=data_version,
