@@ -219,6 +219,7 @@ OWNED_TABLES = (
     ("financial_summaries", "user_id"),
     ("background_jobs", "user_id"),
     ("notifications", "user_id"),
+    ("idempotency_keys", "user_id"),
 )
 
 
