@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,10 @@ from tooling.upstash_local.protocol import (
 from tooling.upstash_local.state import Faults, ServerState
 
 INJECTED_FAULT_MESSAGE = "injected fault"
+# Upstash answers every command with a token the SDK sends back (read-your-writes across its
+# replicas). One server here is always consistent, so the token only has to move on: any value
+# a client sends, empty included, is accepted.
+SYNC_TOKEN_HEADER = "Upstash-Sync-Token"  # noqa: S105 - a header name, not a secret
 # The status nginx logs for a client that hung up before the answer; never actually received.
 CLIENT_CLOSED_REQUEST = 499
 
@@ -99,6 +104,7 @@ def _error(status: int, message: str) -> Response:
 class _Endpoints:
     def __init__(self, state: ServerState) -> None:
         self.state = state
+        self._sync_tokens = itertools.count(1)
 
     async def protocol(self, request: Request) -> Response:
         if not self.state.authorized(request.headers.get("authorization")):
@@ -129,10 +135,11 @@ class _Endpoints:
         except BackendUnavailable as exc:
             return _error(502, str(exc))
         body = dump_json(payload)
+        headers = {SYNC_TOKEN_HEADER: str(next(self._sync_tokens))}
         if self.state.roll(faults.drop_rate):
             self.state.count_dropped()
-            return DroppedResponse(body, status)
-        return Response(body, status, media_type="application/json")
+            return DroppedResponse(body, status, headers)
+        return Response(body, status, headers, media_type="application/json")
 
     async def _execute(
         self, kind: Kind, commands: list[Command], as_base64: bool

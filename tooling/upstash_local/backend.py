@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import redis.asyncio
 from redis.exceptions import RedisError, ResponseError
 
+from tooling.upstash_local import embedded
 from tooling.upstash_local.protocol import Command, Reply, ReplyError
 
 if TYPE_CHECKING:
@@ -101,6 +102,18 @@ class RedisBackend:
         replies = iter(await self._round_trip(forwarded)) if forwarded else iter(())
         return [reply[0] if reply else next(replies) for reply in local]
 
+    async def _embedded_round_trip(self, commands: Sequence[Command]) -> list[Reply]:
+        """fakeredis with its differences from Redis corrected (see `embedded`)."""
+        rewritten = [embedded.rewrite(command) for command in commands]
+        sent = [item[0] for item in rewritten if not isinstance(item, ReplyError)]
+        replies = iter(await self._raw_round_trip(sent)) if sent else iter(())
+        return [
+            item
+            if isinstance(item, ReplyError)
+            else embedded.adapt(command, next(replies), item[1])
+            for command, item in zip(commands, rewritten, strict=True)
+        ]
+
     async def run_atomic(self, commands: Sequence[Command]) -> list[Reply] | ReplyError:
         """Run commands inside MULTI/EXEC; a queueing error discards the whole transaction.
 
@@ -110,7 +123,14 @@ class RedisBackend:
             refused = self._local_reply(command)
             if refused and isinstance(refused[0], ReplyError):
                 return refused[0]
-        replies = await self._round_trip([["MULTI"], *commands, ["EXEC"]])
+        rewritten = [
+            embedded.rewrite(command) if self.embedded else (command, None) for command in commands
+        ]
+        bad = next((item for item in rewritten if isinstance(item, ReplyError)), None)
+        if bad is not None:
+            return ReplyError(f"EXECABORT Transaction discarded because of: {bad.message}")
+        inner = [item[0] for item in rewritten if not isinstance(item, ReplyError)]
+        replies = await self._raw_round_trip([["MULTI"], *inner, ["EXEC"]])
         outcome = replies[-1]
         if isinstance(outcome, ReplyError):
             queued = (reply for reply in replies[1:-1] if isinstance(reply, ReplyError))
@@ -118,7 +138,13 @@ class RedisBackend:
             return ReplyError(f"{outcome.message} ({cause.message})" if cause else outcome.message)
         if not isinstance(outcome, list):
             return ReplyError(f"ERR unexpected EXEC reply {outcome!r}")
-        return outcome
+        if not self.embedded:
+            return outcome
+        return [
+            embedded.adapt(command, reply, item[1])
+            for command, reply, item in zip(commands, outcome, rewritten, strict=True)
+            if not isinstance(item, ReplyError)
+        ]
 
     async def aclose(self) -> None:
         """Close the current loop's pool (the others go with their loops)."""
@@ -140,6 +166,11 @@ class RedisBackend:
         return ()
 
     async def _round_trip(self, commands: Sequence[Command]) -> list[Reply]:
+        if self.embedded:
+            return await self._embedded_round_trip(commands)
+        return await self._raw_round_trip(commands)
+
+    async def _raw_round_trip(self, commands: Sequence[Command]) -> list[Reply]:
         pool = self._pool()
         try:
             conn = await pool.get_connection()  # type: ignore[no-untyped-call]  # untyped upstream

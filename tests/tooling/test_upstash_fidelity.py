@@ -1,0 +1,220 @@
+"""The local Upstash where it used to differ from the real service, through the official SDK.
+
+Reply shapes follow the SDK's own test suite (what the SDK returns against Upstash itself).
+Commands that only the embedded backend got wrong also run against a real Redis, which is the
+reference; JSON needs a Redis with the JSON module, and is skipped on one without it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from upstash_redis import Redis
+from upstash_redis.errors import UpstashError
+from upstash_redis.typing import JSONValueT
+
+from tests.tooling.test_upstash_local import TOKEN, require_real_redis
+from tooling.upstash_local import LocalUpstash
+
+
+@pytest.fixture(scope="module", params=["real-redis", "embedded"])
+def backend_url(request: pytest.FixtureRequest) -> str | None:
+    return require_real_redis() if request.param == "real-redis" else None
+
+
+@pytest.fixture(scope="module")
+def server(backend_url: str | None) -> Iterator[LocalUpstash]:
+    with LocalUpstash(redis_url=backend_url, token=TOKEN) as local:
+        yield local
+
+
+def sdk(server: LocalUpstash, **options: Any) -> Redis:
+    return Redis(server.url, server.token, allow_telemetry=False, rest_retries=0, **options)
+
+
+@pytest.fixture
+def prefix() -> str:
+    return f"fid-{uuid.uuid4().hex}:"
+
+
+@pytest.fixture
+def json_client(server: LocalUpstash, backend_url: str | None) -> Redis:
+    if backend_url is not None:
+        modules = redis.Redis.from_url(backend_url).module_list()
+        if "rejson" not in repr(modules).lower():
+            pytest.skip(f"the Redis at {backend_url} has no JSON module to pass JSON.* to")
+    return sdk(server)
+
+
+# --- Upstash-Sync-Token -------------------------------------------------------------------------
+
+
+def post(server: LocalUpstash, command: list[Any], **headers: str) -> httpx.Response:
+    return httpx.post(
+        server.url, json=command, headers={"Authorization": f"Bearer {TOKEN}", **headers}
+    )
+
+
+def test_every_answer_carries_a_sync_token_that_moves_on_writes(
+    server: LocalUpstash, prefix: str
+) -> None:
+    first = post(server, ["SET", f"{prefix}a", "1"]).headers["upstash-sync-token"]
+    second = post(server, ["SET", f"{prefix}a", "2"], **{"Upstash-Sync-Token": first})
+
+    assert first
+    assert second.status_code == 200
+    assert second.headers["upstash-sync-token"] != first
+
+
+def test_the_sdk_reads_its_writes_with_the_token(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server, read_your_writes=True)
+
+    client.set(f"{prefix}k", "v")
+
+    assert client._sync_token  # the SDK took the header up and sends it from now on
+    assert client.get(f"{prefix}k") == "v"
+
+
+def test_an_empty_or_odd_sync_token_on_a_request_is_accepted(server: LocalUpstash) -> None:
+    for value in ("", "not-a-number"):
+        assert post(server, ["PING"], **{"Upstash-Sync-Token": value}).json() == {"result": "PONG"}
+
+
+# --- expiry to the millisecond (the embedded backend rounded to whole seconds) ----------------
+
+
+def test_setex_and_psetex_expire_to_the_millisecond(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+
+    client.setex(f"{prefix}s", 10, "v")
+    client.psetex(f"{prefix}p", 1500, "v")
+
+    assert 9_900 <= client.pttl(f"{prefix}s") <= 10_000
+    assert 1_400 <= client.pttl(f"{prefix}p") <= 1_500
+    assert client.get(f"{prefix}p") == "v"
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        (["SETEX", "k", "0", "v"], "invalid expire time"),
+        (["PSETEX", "k", "-5", "v"], "invalid expire time"),
+        (["SETEX", "k", "ten", "v"], "not an integer"),
+        (["PSETEX", "k", "10"], "wrong number of arguments"),
+    ],
+)
+def test_setex_arguments_are_checked_as_redis_does(
+    server: LocalUpstash, prefix: str, command: list[str], message: str
+) -> None:
+    command = [command[0], f"{prefix}{command[1]}", *command[2:]]
+
+    reply = post(server, command)
+
+    assert reply.status_code == 400
+    assert message in reply.json()["error"]
+
+
+# --- TOUCH, read-only scripts, ZRANDMEMBER ------------------------------------------------------
+
+
+def test_touch_counts_the_keys_that_exist(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    client.set(f"{prefix}a", "1")
+    client.set(f"{prefix}b", "2")
+
+    assert client.touch(f"{prefix}a", f"{prefix}b", f"{prefix}missing") == 2
+
+
+def test_read_only_scripts(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    client.set(f"{prefix}a", "hello")
+    script = "return redis.call('GET', KEYS[1])"
+    sha = client.script_load(script)
+
+    assert client.eval_ro(script, keys=[f"{prefix}a"]) == "hello"
+    assert client.evalsha_ro(sha, keys=[f"{prefix}a"]) == "hello"
+    with pytest.raises(UpstashError, match="NOSCRIPT"):
+        client.evalsha_ro("0" * 40, keys=[f"{prefix}a"])
+
+
+def test_a_read_only_script_may_not_write(
+    server: LocalUpstash, backend_url: str | None, prefix: str
+) -> None:
+    if backend_url is None:
+        pytest.skip("embedded EVAL_RO runs as EVAL: writes are not refused (README Local Upstash)")
+    client = sdk(server)
+
+    with pytest.raises(UpstashError, match=r"[Ww]rite commands are not allowed"):
+        client.eval_ro("return redis.call('SET', KEYS[1], 'x')", keys=[f"{prefix}a"])
+    assert client.exists(f"{prefix}a") == 0
+
+
+def test_zrandmember_without_a_count_is_one_member(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    board = f"{prefix}board"
+    client.zadd(board, {"ann": 1})
+
+    assert client.zrandmember(board) == "ann"
+    assert client.zrandmember(board, 1) == ["ann"]
+    assert client.zrandmember(board, 1, withscores=True) == [("ann", 1.0)]
+    assert client.zrandmember(f"{prefix}none") is None
+    assert post(server, ["ZRANDMEMBER", board]).json() == {"result": "ann"}
+
+
+# --- JSON ---------------------------------------------------------------------------------------
+
+DOC: dict[str, JSONValueT] = {
+    "int": 1,
+    "str": "test",
+    "array": [1, 2, 3, 4],
+    "object": {"int": 2, "array": [1, 2, 3]},
+}
+
+
+def test_json_set_and_get_shapes(json_client: Redis, prefix: str) -> None:
+    key = f"{prefix}doc"
+    assert json_client.json.set(key, "$", DOC) is True
+
+    assert json_client.json.get(key) == [DOC]
+    assert json_client.json.get(key, "$.array") == [[1, 2, 3, 4]]
+    assert json_client.json.get(key, "$..array") == [[1, 2, 3, 4], [1, 2, 3]]
+    assert json_client.json.get(key, "$.missing") == []
+    assert json_client.json.get(key, "$.array", "$.int") == {
+        "$.array": [[1, 2, 3, 4]],
+        "$.int": [1],
+    }
+    assert json_client.json.get(f"{prefix}none") is None
+
+
+def test_json_numbers_and_mget(json_client: Redis, prefix: str) -> None:
+    a, b = f"{prefix}a", f"{prefix}b"
+    json_client.json.set(a, "$", DOC)
+    json_client.json.set(b, "$", {**DOC, "int": 2})
+
+    assert json_client.json.numincrby(a, "$.int", 1) == [2]
+    assert json_client.json.numincrby(a, "$..int", 1) == [3, 3]
+    assert json_client.json.numincrby(a, "$.str", 1) == [None]
+    assert json_client.json.nummultby(b, "$.int", 3) == [6]
+    assert json_client.json.mget([a, b], "$.int") == [[3], [6]]
+    assert json_client.json.mget([a, f"{prefix}none"], "$.int") == [[3], None]
+
+
+def test_json_writes_through_the_sdk(json_client: Redis, prefix: str) -> None:
+    key = f"{prefix}doc"
+    json_client.json.set(key, "$", DOC)
+
+    assert json_client.json.arrappend(key, "$.array", 5) == [5]
+    assert json_client.json.arrlen(key, "$.array") == [5]
+    assert json_client.json.strappend(key, "$.str", "x") == [5]
+    assert json_client.json.type(key, "$.int") == ["integer"]
+    assert json_client.json.objkeys(key, "$") == [["int", "str", "array", "object"]]
+    assert json_client.json.merge(key, "$", {"extra": True}) is True
+    assert json_client.json.delete(key, "$.object") == 1
+    assert json_client.json.get(key) == [
+        {"int": 1, "str": "testx", "array": [1, 2, 3, 4, 5], "extra": True}
+    ]

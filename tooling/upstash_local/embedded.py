@@ -1,0 +1,165 @@
+"""Where the embedded backend (fakeredis) is brought in line with Redis and Upstash.
+
+Each command goes through `rewrite` before fakeredis runs it and its reply through `adapt`
+after, so a pipeline or a MULTI/EXEC still costs one round trip:
+- SETEX/PSETEX become `SET ... PX`: fakeredis counts their expiry from the current whole second,
+  so a key could expire up to a second early;
+- TOUCH is EXISTS (the same count; fakeredis has no access times to update), EVAL_RO and
+  EVALSHA_RO are EVAL and EVALSHA (fakeredis has no read-only variants, so a write inside them
+  is not refused here: see README "Local Upstash");
+- ZRANDMEMBER without a count answers one member, not an array of one;
+- JSON.GET and JSON.MGET read the whole documents and apply the paths here (fakeredis shapes
+  their replies the way redis-py's client returns them, not as the server sends them), and
+  JSON.NUMINCRBY/NUMMULTBY answer the JSON text of their results, as RedisJSON does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tooling.upstash_local.protocol import Command, Reply, ReplyError
+
+_ROOT = "."
+_GET_FORMAT_OPTIONS = frozenset({"INDENT", "NEWLINE", "SPACE"})
+_RENAMED = {"TOUCH": "EXISTS", "EVAL_RO": "EVAL", "EVALSHA_RO": "EVALSHA"}
+# fakeredis' JSON.MGET answers "[]" for a missing key, as for a document that is an empty array:
+# each whole document, or nil for a missing key, in one command (and so one reply in MULTI).
+_MGET_SCRIPT = (
+    "local out = {} "
+    "for i, key in ipairs(KEYS) do "
+    "if redis.call('EXISTS', key) == 1 then out[i] = redis.call('JSON.GET', key, '.') "
+    "else out[i] = false end end "
+    "return out"
+)
+
+
+class _Paths:
+    """The paths a JSON read asked for, kept until its reply comes back."""
+
+    def __init__(self, name: str, paths: list[str]) -> None:
+        self.name = name
+        self.paths = paths
+
+
+def rewrite(command: Command) -> tuple[Command, _Paths | None] | ReplyError:
+    """The command fakeredis is given instead, and what `adapt` needs to shape the reply."""
+    name = command[0].upper()
+    if name in _RENAMED:
+        return [_RENAMED[name], *command[1:]], None
+    if name in {"SETEX", "PSETEX"}:
+        return _setex(name, command)
+    if name == "JSON.GET" and len(command) >= 2:
+        return ["JSON.GET", command[1], _ROOT], _Paths(name, _get_paths(command[2:]))
+    if name == "JSON.MGET" and len(command) >= 3:
+        keys = command[1:-1]
+        return ["EVAL", _MGET_SCRIPT, str(len(keys)), *keys], _Paths(name, [command[-1]])
+    return command, None
+
+
+def adapt(command: Command, reply: Reply, paths: _Paths | None) -> Reply:
+    """The reply Redis would have sent for `command` (as the client sent it)."""
+    if isinstance(reply, ReplyError):
+        return reply
+    name = command[0].upper()
+    if paths is not None and paths.name == "JSON.GET":
+        return _select(reply, paths.paths)
+    if paths is not None:  # JSON.MGET: one document per key
+        if not isinstance(reply, list):
+            return reply
+        selected = [_select(document, paths.paths) for document in reply]
+        errors = [item for item in selected if isinstance(item, ReplyError)]
+        return errors[0] if errors else selected
+    if name == "ZRANDMEMBER" and len(command) == 2 and isinstance(reply, list):
+        return reply[0] if reply else None
+    if name in {"JSON.NUMINCRBY", "JSON.NUMMULTBY"} and isinstance(reply, list):
+        return _dump([_number(item) for item in reply]).encode()
+    return reply
+
+
+def _setex(name: str, command: Command) -> tuple[Command, None] | ReplyError:
+    if len(command) != 4:
+        return ReplyError(f"ERR wrong number of arguments for '{name.lower()}' command")
+    _, key, ttl, value = command
+    try:
+        amount = int(ttl)
+    except ValueError:
+        return ReplyError("ERR value is not an integer or out of range")
+    if amount <= 0:
+        return ReplyError(f"ERR invalid expire time in '{name.lower()}' command")
+    milliseconds = amount * 1000 if name == "SETEX" else amount
+    return ["SET", key, value, "PX", str(milliseconds)], None
+
+
+def _get_paths(arguments: list[str]) -> list[str]:
+    """JSON.GET's paths, without its formatting options (which are not applied here)."""
+    paths: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument.upper() in _GET_FORMAT_OPTIONS:
+            skip = True
+        elif argument.upper() != "NOESCAPE":
+            paths.append(argument)
+    return paths
+
+
+def _select(document: Reply, paths: list[str]) -> Reply:
+    """JSON.GET's reply from the whole document: RedisJSON's shapes for `$` and legacy paths."""
+    if document is None or not isinstance(document, bytes):
+        return document
+    root = json.loads(document)
+    if not paths:
+        return _dump(root).encode()
+    try:
+        if len(paths) == 1:
+            return _dump(_one_path(root, paths[0])).encode()
+        if any(path.startswith("$") for path in paths):
+            # Mixed legacy and `$` paths answer as `$` paths do, each a list of matches.
+            return _dump({path: _matches(root, _as_jsonpath(path)) for path in paths}).encode()
+        return _dump({path: _one_path(root, path) for path in paths}).encode()
+    except _PathMissing as exc:
+        return ReplyError(f"ERR Path '{exc}' does not exist")
+    except Exception as exc:  # noqa: BLE001 - jsonpath_ng's parse errors have no common base
+        return ReplyError(f"ERR invalid JSONPath: {exc}")
+
+
+class _PathMissing(LookupError):
+    pass
+
+
+def _one_path(root: Any, path: str) -> Any:
+    if path.startswith("$"):
+        return _matches(root, path)
+    found = _matches(root, _as_jsonpath(path))
+    if not found:
+        raise _PathMissing(path)
+    return found[0]
+
+
+def _as_jsonpath(path: str) -> str:
+    """A legacy path (`.a.b`, `a`, `.`) as the JSONPath it means."""
+    if path.startswith("$"):
+        return path
+    if path in {"", "."}:
+        return "$"
+    return "$" + path if path.startswith((".", "[")) else "$." + path
+
+
+def _matches(root: Any, path: str) -> list[Any]:
+    from jsonpath_ng import ext
+
+    parsed = ext.parse(path)  # type: ignore[attr-defined]  # re-exported, not listed
+    return [match.value for match in parsed.find(root)]
+
+
+def _number(item: Reply) -> int | float | None:
+    if not isinstance(item, bytes):
+        return None if item is None or isinstance(item, ReplyError | list) else item
+    value = float(item)
+    return int(value) if value.is_integer() and b"." not in item and b"e" not in item else value
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
