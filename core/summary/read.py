@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -42,6 +43,36 @@ class SummaryView(BaseModel):
     currencies: dict[str, dict[str, Any]] = Field(
         description="figures per ISO 4217 currency; money in integer minor units"
     )
+
+
+# How often a waiting read looks at the versions again: one primary-key read per look.
+WAIT_POLL_SECONDS = 0.2
+MAX_WAIT_SECONDS = 10.0
+# Module names, so that tests can run the wait on a clock of their own.
+_sleep = time.sleep
+_monotonic = time.monotonic
+
+
+def wait_until_fresh(session: Session, user_id: str, seconds: float) -> bool:
+    """Wait until the user's summary reflects their latest data version, or `seconds` at most.
+
+    Polls the versions (a primary-key read) every WAIT_POLL_SECONDS, sleeping in between: no
+    busy loop. The reads share the session's one connection and its read transaction: each
+    statement sees what committed before it (read committed), and no other connection is opened
+    (with no pool, a new one per look would cost a connect each time). True when fresh.
+    """
+    stmt = sa.select(col(User.data_version), col(User.summary_version)).where(
+        col(User.id) == user_id
+    )
+    deadline = _monotonic() + min(seconds, MAX_WAIT_SECONDS)
+    while True:
+        row = session.execute(stmt).first()
+        if row is None or row[1] >= row[0]:
+            return True
+        left = deadline - _monotonic()
+        if left <= 0:
+            return False
+        _sleep(min(WAIT_POLL_SECONDS, left))
 
 
 def read_summary(
