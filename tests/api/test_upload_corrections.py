@@ -6,12 +6,25 @@ were both stored), and a Bank of America export's "Beginning balance" row failed
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import ALICE, data_version
 from tests.api.test_upload import upload
 from tests.core.writes.statements.test_corrections import BOA, delete, entry, ofx, replace
-from tests.support import World
+from tests.conftest import clear_caches
+from tests.support import World, make_world
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+def world(
+    request: pytest.FixtureRequest, app_env: dict[str, str], env: pytest.MonkeyPatch
+) -> World:
+    """Postgres (COPY) and SQLite (chunked inserts) alike."""
+    if request.param == "sqlite":
+        env.setenv("DATABASE_URL", request.getfixturevalue("sqlite_url"))
+        clear_caches()
+    return make_world()
 
 
 def stored(world: World) -> list[tuple[str, int, str]]:
