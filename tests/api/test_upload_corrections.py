@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import ALICE, data_version
 from tests.api.test_upload import upload
-from tests.core.writes.statements.test_corrections import BOA, delete, entry, ofx, replace
 from tests.conftest import clear_caches
+from tests.core.writes.statements.test_corrections import BOA, delete, entry, ofx, replace
 from tests.support import World, make_world
 
 
