@@ -54,7 +54,14 @@ log = logging.getLogger("tally.jobs.financial_summary")
 
 KIND = "financial-summary"
 # Figures that move with the calendar, not with the data: not a reason to notify anyone.
-_VOLATILE = {"as_of", "this_month", "last_month", "expenses_change_bp", "computed_at"}
+_VOLATILE = {
+    "as_of",
+    "this_month",
+    "last_month",
+    "last_month_to_date",
+    "expenses_change_bp",
+    "computed_at",
+}
 # Transactions summed between two looks at the clock while a user's computation has a limit.
 CLOCK_EVERY_TRANSACTIONS = 512
 # Under a deadline, how long the write may wait for row locks another drain holds; then the

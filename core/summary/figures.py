@@ -41,7 +41,10 @@ Definitions (the contract the API and the tests rely on):
   the middle two, rounded, for an even count), `months` its length, `last_date` the last charge in
   its final month. Sorted by typical amount descending, then merchant.
 - `this_month` / `last_month`: the calendar month of `today` and the one before, whether or not
-  they hold transactions; `expenses_change_bp` = (this - last) / last expenses, None when last
+  they hold transactions. `last_month_to_date`: the month before, from its 1st to today's day
+  number (the whole month when it is shorter: on 31 March, all of February).
+  `expenses_change_bp` = (this month's expenses - last_month_to_date's) / last_month_to_date's,
+  equal spans (on 3 December, 1-3 December against 1-3 November); None when those days of last
   month had no expenses. `as_of` records `today`, so a reader can tell when these went stale.
 """
 
@@ -90,7 +93,7 @@ def compute_summaries(txns: Iterable[Txn], *, today: datetime.date) -> dict[str,
             merchant = merchants[txn.description] = normalise_merchant(txn.description)
         accumulator = accumulators.get(txn.currency)
         if accumulator is None:
-            accumulator = accumulators[txn.currency] = CurrencyAccumulator(txn.date)
+            accumulator = accumulators[txn.currency] = CurrencyAccumulator(txn.date, today)
         accumulator.add(txn, merchant)
     return {
         currency: _summarise(currency, accumulators[currency], today)
@@ -301,6 +304,7 @@ def _summarise(
     this_index = _month_index(today)
     this_month = _month_totals(this_index, by_month.get(this_index))
     previous_month = _month_totals(this_index - 1, by_month.get(this_index - 1))
+    previous_to_date = _month_totals(this_index - 1, accumulator.previous_to_date)
     average, complete_months = _average_monthly_expense(by_month, accumulator.first_date, today)
     return CurrencySummary(
         currency=currency,
@@ -324,9 +328,10 @@ def _summarise(
         recurring=_recurring(charges),
         this_month=this_month,
         last_month=previous_month,
+        last_month_to_date=previous_to_date,
         expenses_change_bp=_basis_points(
-            this_month.expenses_minor - previous_month.expenses_minor,
-            previous_month.expenses_minor,
+            this_month.expenses_minor - previous_to_date.expenses_minor,
+            previous_to_date.expenses_minor,
         ),
         by_account=_accounts(accumulator.by_account),
     )

@@ -92,6 +92,8 @@ class CurrencySummary(_Figures):
     recurring: list[RecurringCharge]
     this_month: MonthTotals
     last_month: MonthTotals
+    # Absent from a document written before equal-span comparisons; the next drain adds it.
+    last_month_to_date: MonthTotals | None = None
     expenses_change_bp: StrictInt | None
     # Empty in a document written before accounts existed.
     by_account: list[AccountTotals] = []

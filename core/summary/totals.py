@@ -46,7 +46,8 @@ def _outranks(txn: Txn, best: Txn) -> bool:
 
 class CurrencyAccumulator:
     """One pass over a currency's transactions: totals per month, per category and per
-    (merchant, month); every other figure is derived from those, which stay few."""
+    (merchant, month), and last month's up to today's day number (`previous_to_date`, so this
+    month so far is compared with the same span); every other figure is derived from those."""
 
     __slots__ = (
         "by_account",
@@ -56,10 +57,13 @@ class CurrencyAccumulator:
         "largest",
         "largest_merchant",
         "last_date",
+        "previous_month",
+        "previous_to_date",
+        "previous_until",
         "spending",
     )
 
-    def __init__(self, day: datetime.date) -> None:
+    def __init__(self, day: datetime.date, today: datetime.date) -> None:
         self.by_month: dict[int, Totals] = {}
         self.by_category: dict[str, Totals] = {}
         self.by_account: dict[str, Totals] = {}
@@ -68,6 +72,11 @@ class CurrencyAccumulator:
         self.last_date = day
         self.largest: Txn | None = None
         self.largest_merchant = ""
+        # The month before today's (an index like `by_month`'s) and the last day of it that
+        # counts: today's day number (a shorter month simply ends first).
+        self.previous_month = today.year * 12 + today.month - 2
+        self.previous_until = today.day
+        self.previous_to_date = Totals()
 
     def add(self, txn: Txn, merchant: str) -> None:
         # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.
@@ -91,6 +100,13 @@ class CurrencyAccumulator:
         in_category.count += 1
         at_merchant.count += 1
         in_account.count += 1
+        if month == self.previous_month and day.day <= self.previous_until:
+            to_date = self.previous_to_date
+            to_date.count += 1
+            if amount > 0:
+                to_date.income += amount
+            else:
+                to_date.expenses -= amount
         if amount > 0:
             in_month.income += amount
             in_category.income += amount

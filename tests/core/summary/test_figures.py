@@ -135,6 +135,7 @@ def test_single_transaction() -> None:
         "recurring": [],
         "this_month": month("2024-03", 0, 1_234, 1),
         "last_month": month("2024-02"),
+        "last_month_to_date": month("2024-02"),
         "expenses_change_bp": None,
         "by_account": [
             {"account": "", "income_minor": 0, "expenses_minor": 1_234, "net_minor": -1_234,
@@ -235,6 +236,41 @@ def test_expenses_change_rounds_half_up(last: int, this: int, change: int) -> No
     assert summary["last_month"]["expenses_minor"] == last
     assert summary["this_month"]["expenses_minor"] == this
     assert summary["expenses_change_bp"] == change
+
+
+def test_expenses_change_compares_month_to_date_with_the_same_days_of_last_month() -> None:
+    """On 3 December, December's 3 days are compared with 1-3 November, not all of November."""
+    txns = [
+        txn("2026-11-02", -1_000),  # inside November's first 3 days
+        txn("2026-11-03", -1_000),
+        txn("2026-11-04", -50_000),  # after them: in last_month, not in the comparison
+        txn("2026-11-30", -50_000),
+        txn("2026-12-01", -1_000),
+    ]
+    summary = only(txns, "2026-12-03")
+    assert summary["last_month"] == month("2026-11", 0, 102_000, 4)  # the whole month
+    assert summary["this_month"] == month("2026-12", 0, 1_000, 1)
+    assert summary["last_month_to_date"] == month("2026-11", 0, 2_000, 2)
+    assert summary["expenses_change_bp"] == -5_000  # (1000 - 2000) / 2000
+
+
+@pytest.mark.parametrize(
+    ("today", "days"),
+    [
+        ("2024-03-31", "2024-02-29"),  # February has fewer days: all of it
+        ("2024-03-29", "2024-02-29"),
+        ("2024-03-28", "2024-02-28"),
+        ("2024-01-31", "2023-12-31"),  # across the year
+        ("2024-05-01", "2024-04-01"),
+    ],
+)
+def test_last_month_to_date_stops_at_the_same_day(today: str, days: str) -> None:
+    cutoff = date.fromisoformat(days)
+    first = cutoff.replace(day=1)
+    txns = [txn((first + timedelta(days=i)).isoformat(), -1) for i in range(31)]
+    txns = [t for t in txns if t.date.month == first.month]
+    summary = only(txns, today)
+    assert summary["last_month_to_date"]["expenses_minor"] == cutoff.day
 
 
 def test_this_and_last_month_outside_the_data() -> None:
@@ -589,10 +625,18 @@ def reference_summary(txns: list[Txn], currency: str, today: date) -> JsonDict:
     this_month, last_month = ref_month_row(rows, this_ym), ref_month_row(rows, last_ym)
     average, complete = ref_average(rows, today)
     top, recurring = ref_merchants(rows)
+    # The same days of last month: 1st to today's day number, or to its end if shorter.
+    same_days = [
+        t for t in rows if (t.date.year, t.date.month) == last_ym and t.date.day <= today.day
+    ]
+    income_td, expenses_td, count_td = ref_totals(same_days)
+    to_date = {"month": f"{last_ym[0]:04d}-{last_ym[1]:02d}", "income_minor": income_td,
+               "expenses_minor": expenses_td, "net_minor": income_td - expenses_td,
+               "count": count_td}  # fmt: skip
     change = None
-    if last_month["expenses_minor"]:
-        delta = this_month["expenses_minor"] - last_month["expenses_minor"]
-        change = ref_round(delta * 10_000, last_month["expenses_minor"])
+    if expenses_td:
+        delta = this_month["expenses_minor"] - expenses_td
+        change = ref_round(delta * 10_000, expenses_td)
     return {
         "currency": currency,
         "as_of": today.isoformat(),
@@ -612,6 +656,7 @@ def reference_summary(txns: list[Txn], currency: str, today: date) -> JsonDict:
         "recurring": recurring,
         "this_month": this_month,
         "last_month": last_month,
+        "last_month_to_date": to_date,
         "expenses_change_bp": change,
         "by_account": ref_accounts(rows),
     }
@@ -718,3 +763,30 @@ def test_equal_inputs_give_byte_equal_json() -> None:
         random.Random(attempt).shuffle(shuffled)
         assert render(shuffled) == expected
     assert render(list(reversed(txns))) == expected
+
+
+def test_the_readme_explains_every_figure() -> None:
+    """Each field of a currency's summary (and of the nested shapes) is named in the README's
+    section on the summary's units, so a new figure cannot ship undocumented."""
+    from pathlib import Path
+
+    from core.summary import shapes
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("### The summary's figures and their units")
+    section = readme[start : readme.index("\n### ", start + 1)]
+    assert "basis points" in section
+    assert "minor units" in section
+    models: list[type[pydantic.BaseModel]] = [
+        shapes.CurrencySummary,
+        shapes.CategoryTotals,
+        shapes.AccountTotals,
+        shapes.MonthTotals,
+        shapes.MerchantSpend,
+        shapes.LargestExpense,
+        shapes.RecurringCharge,
+    ]
+    named = {name for model in models for name in model.model_fields}
+    named -= {"currency", "category", "account", "merchant", "description"}  # plain labels
+    missing = sorted(name for name in named if f"`{name}`" not in section)
+    assert missing == []
