@@ -7,6 +7,7 @@ reference; JSON needs a Redis with the JSON module, and is skipped on one withou
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -142,16 +143,38 @@ def test_read_only_scripts(server: LocalUpstash, prefix: str) -> None:
         client.evalsha_ro("0" * 40, keys=[f"{prefix}a"])
 
 
-def test_a_read_only_script_may_not_write(
-    server: LocalUpstash, backend_url: str | None, prefix: str
-) -> None:
-    if backend_url is None:
-        pytest.skip("embedded EVAL_RO runs as EVAL: writes are not refused (README Local Upstash)")
+def test_a_read_only_script_may_not_write(server: LocalUpstash, prefix: str) -> None:
     client = sdk(server)
+    writer = "return redis.call('SET', KEYS[1], 'x')"
+    sha = client.script_load(writer)
 
-    with pytest.raises(UpstashError, match=r"[Ww]rite commands are not allowed"):
-        client.eval_ro("return redis.call('SET', KEYS[1], 'x')", keys=[f"{prefix}a"])
+    with pytest.raises(UpstashError, match=r"Write commands are not allowed"):
+        client.eval_ro(writer, keys=[f"{prefix}a"])
+    with pytest.raises(UpstashError, match=r"Write commands are not allowed"):
+        client.evalsha_ro(sha, keys=[f"{prefix}a"])
     assert client.exists(f"{prefix}a") == 0
+    assert client.eval(writer, keys=[f"{prefix}a"]) == "OK"  # the same script may write as EVAL
+
+
+def test_an_eval_ro_script_can_then_run_by_its_sha(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    script = f"return 'ro-{prefix}'"
+    assert client.eval_ro(script) == f"ro-{prefix}"
+
+    assert client.script_exists(
+        hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+    ) == [True]
+
+
+def test_read_only_scripts_in_a_transaction(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    client.set(f"{prefix}a", "v")
+    tx = client.multi()
+    tx.eval_ro("return redis.call('GET', KEYS[1])", keys=[f"{prefix}a"])
+    tx.touch(f"{prefix}a")
+    tx.zrandmember(f"{prefix}none")
+
+    assert tx.exec() == ["v", 1, None]
 
 
 def test_zrandmember_without_a_count_is_one_member(server: LocalUpstash, prefix: str) -> None:

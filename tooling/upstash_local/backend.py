@@ -17,6 +17,7 @@ import redis.asyncio
 from redis.exceptions import RedisError, ResponseError
 
 from tooling.upstash_local import embedded
+from tooling.upstash_local.embedded import Rewrite
 from tooling.upstash_local.protocol import Command, Reply, ReplyError
 
 if TYPE_CHECKING:
@@ -104,15 +105,14 @@ class RedisBackend:
 
     async def _embedded_round_trip(self, commands: Sequence[Command]) -> list[Reply]:
         """fakeredis with its differences from Redis corrected (see `embedded`)."""
-        rewritten = [embedded.rewrite(command) for command in commands]
-        sent = [item[0] for item in rewritten if not isinstance(item, ReplyError)]
-        replies = iter(await self._raw_round_trip(sent)) if sent else iter(())
-        return [
-            item
-            if isinstance(item, ReplyError)
-            else embedded.adapt(command, next(replies), item[1])
-            for command, item in zip(commands, rewritten, strict=True)
-        ]
+        rewritten = [embedded.rewrite(command, self._scripts()) for command in commands]
+        sent = [part for item in rewritten if isinstance(item, Rewrite) for part in item.commands]
+        replies = await self._raw_round_trip(sent) if sent else []
+        return _regroup(commands, rewritten, replies)
+
+    def _scripts(self) -> dict[bytes, bytes]:
+        scripts: dict[bytes, bytes] = getattr(self._fake_server, "script_cache", {})
+        return scripts
 
     async def run_atomic(self, commands: Sequence[Command]) -> list[Reply] | ReplyError:
         """Run commands inside MULTI/EXEC; a queueing error discards the whole transaction.
@@ -124,12 +124,13 @@ class RedisBackend:
             if refused and isinstance(refused[0], ReplyError):
                 return refused[0]
         rewritten = [
-            embedded.rewrite(command) if self.embedded else (command, None) for command in commands
+            embedded.rewrite(command, self._scripts()) if self.embedded else Rewrite([command])
+            for command in commands
         ]
         bad = next((item for item in rewritten if isinstance(item, ReplyError)), None)
         if bad is not None:
             return ReplyError(f"EXECABORT Transaction discarded because of: {bad.message}")
-        inner = [item[0] for item in rewritten if not isinstance(item, ReplyError)]
+        inner = [part for item in rewritten if isinstance(item, Rewrite) for part in item.commands]
         replies = await self._raw_round_trip([["MULTI"], *inner, ["EXEC"]])
         outcome = replies[-1]
         if isinstance(outcome, ReplyError):
@@ -140,11 +141,7 @@ class RedisBackend:
             return ReplyError(f"ERR unexpected EXEC reply {outcome!r}")
         if not self.embedded:
             return outcome
-        return [
-            embedded.adapt(command, reply, item[1])
-            for command, reply, item in zip(commands, outcome, rewritten, strict=True)
-            if not isinstance(item, ReplyError)
-        ]
+        return _regroup(commands, rewritten, outcome)
 
     async def aclose(self) -> None:
         """Close the current loop's pool (the others go with their loops)."""
@@ -214,6 +211,22 @@ class RedisBackend:
         client = FakeAsyncRedis(server=self._fake_server, protocol=2)
         pool: ConnectionPool = client.connection_pool
         return pool
+
+
+def _regroup(
+    commands: Sequence[Command], rewritten: Sequence[Rewrite | ReplyError], replies: list[Reply]
+) -> list[Reply]:
+    """One reply per command the client sent, from the replies of what fakeredis ran."""
+    out: list[Reply] = []
+    position = 0
+    for command, item in zip(commands, rewritten, strict=True):
+        if isinstance(item, ReplyError):
+            out.append(item)
+            continue
+        group = replies[position : position + len(item.commands)]
+        position += len(item.commands)
+        out.append(embedded.adapt(command, embedded.group_reply(group), item.paths))
+    return out
 
 
 async def _read_reply(conn: AbstractConnection) -> Reply:

@@ -4,9 +4,10 @@ Each command goes through `rewrite` before fakeredis runs it and its reply throu
 after, so a pipeline or a MULTI/EXEC still costs one round trip:
 - SETEX/PSETEX become `SET ... PX`: fakeredis counts their expiry from the current whole second,
   so a key could expire up to a second early;
-- TOUCH is EXISTS (the same count; fakeredis has no access times to update), EVAL_RO and
-  EVALSHA_RO are EVAL and EVALSHA (fakeredis has no read-only variants, so a write inside them
-  is not refused here: see README "Local Upstash");
+- TOUCH is EXISTS (the same count; fakeredis has no access times to update);
+- EVAL_RO and EVALSHA_RO, which fakeredis lacks, run the script as a read-only function
+  (`FUNCTION LOAD` of a `no-writes` library, then `FCALL_RO`), so a write inside is refused as
+  Redis refuses it; EVAL_RO also loads the script, as Redis caches every script it runs;
 - ZRANDMEMBER without a count answers one member, not an array of one;
 - JSON.GET and JSON.MGET read the whole documents and apply the paths here (fakeredis shapes
   their replies the way redis-py's client returns them, not as the server sends them), and
@@ -15,14 +16,18 @@ after, so a pipeline or a MULTI/EXEC still costs one round trip:
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from tooling.upstash_local.protocol import Command, Reply, ReplyError
 
 _ROOT = "."
 _GET_FORMAT_OPTIONS = frozenset({"INDENT", "NEWLINE", "SPACE"})
-_RENAMED = {"TOUCH": "EXISTS", "EVAL_RO": "EVAL", "EVALSHA_RO": "EVALSHA"}
+_RENAMED = {"TOUCH": "EXISTS"}
+_NO_SCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 # fakeredis' JSON.MGET answers "[]" for a missing key, as for a document that is an empty array:
 # each whole document, or nil for a missing key, in one command (and so one reply in MULTI).
 _MGET_SCRIPT = (
@@ -42,19 +47,60 @@ class _Paths:
         self.paths = paths
 
 
-def rewrite(command: Command) -> tuple[Command, _Paths | None] | ReplyError:
-    """The command fakeredis is given instead, and what `adapt` needs to shape the reply."""
+@dataclass(frozen=True, slots=True)
+class Rewrite:
+    """What fakeredis runs for one command: its reply is the last one's, unless an earlier
+    command of the group failed; `paths` is what `adapt` needs to shape that reply."""
+
+    commands: list[Command]
+    paths: _Paths | None = None
+
+
+def rewrite(command: Command, scripts: Mapping[bytes, bytes]) -> Rewrite | ReplyError:
+    """The commands fakeredis is given instead of `command`; `scripts` is its script cache."""
     name = command[0].upper()
     if name in _RENAMED:
-        return [_RENAMED[name], *command[1:]], None
+        return Rewrite([[_RENAMED[name], *command[1:]]])
     if name in {"SETEX", "PSETEX"}:
         return _setex(name, command)
+    if name in {"EVAL_RO", "EVALSHA_RO"} and len(command) >= 3:
+        return _read_only_script(name, command, scripts)
     if name == "JSON.GET" and len(command) >= 2:
-        return ["JSON.GET", command[1], _ROOT], _Paths(name, _get_paths(command[2:]))
+        return Rewrite([["JSON.GET", command[1], _ROOT]], _Paths(name, _get_paths(command[2:])))
     if name == "JSON.MGET" and len(command) >= 3:
         keys = command[1:-1]
-        return ["EVAL", _MGET_SCRIPT, str(len(keys)), *keys], _Paths(name, [command[-1]])
-    return command, None
+        mget = ["EVAL", _MGET_SCRIPT, str(len(keys)), *keys]
+        return Rewrite([mget], _Paths(name, [command[-1]]))
+    return Rewrite([command])
+
+
+def group_reply(replies: list[Reply]) -> Reply:
+    """The reply of a rewritten command from the replies of the commands it became."""
+    failed = next((reply for reply in replies[:-1] if isinstance(reply, ReplyError)), None)
+    return failed if failed is not None else replies[-1]
+
+
+def _read_only_script(
+    name: str, command: Command, scripts: Mapping[bytes, bytes]
+) -> Rewrite | ReplyError:
+    _, script_or_sha, numkeys, *rest = command
+    load: list[Command] = []
+    if name == "EVAL_RO":
+        script = script_or_sha
+        load = [["SCRIPT", "LOAD", script]]
+    else:
+        cached = scripts.get(script_or_sha.lower().encode())
+        if cached is None:
+            return ReplyError(_NO_SCRIPT)
+        script = cached.decode("utf-8", errors="replace")
+    sha = hashlib.sha1(script.encode(), usedforsecurity=False).hexdigest()
+    library = (
+        f"#!lua name=upstash_local_ro_{sha}\n"
+        f"redis.register_function{{function_name='ro_{sha}', "
+        f"callback=function(KEYS, ARGV)\n{script}\nend, flags={{'no-writes'}}}}"
+    )
+    function = ["FUNCTION", "LOAD", "REPLACE", library]
+    return Rewrite([*load, function, ["FCALL_RO", f"ro_{sha}", numkeys, *rest]])
 
 
 def adapt(command: Command, reply: Reply, paths: _Paths | None) -> Reply:
@@ -77,7 +123,7 @@ def adapt(command: Command, reply: Reply, paths: _Paths | None) -> Reply:
     return reply
 
 
-def _setex(name: str, command: Command) -> tuple[Command, None] | ReplyError:
+def _setex(name: str, command: Command) -> Rewrite | ReplyError:
     if len(command) != 4:
         return ReplyError(f"ERR wrong number of arguments for '{name.lower()}' command")
     _, key, ttl, value = command
@@ -88,7 +134,7 @@ def _setex(name: str, command: Command) -> tuple[Command, None] | ReplyError:
     if amount <= 0:
         return ReplyError(f"ERR invalid expire time in '{name.lower()}' command")
     milliseconds = amount * 1000 if name == "SETEX" else amount
-    return ["SET", key, value, "PX", str(milliseconds)], None
+    return Rewrite([["SET", key, value, "PX", str(milliseconds)]])
 
 
 def _get_paths(arguments: list[str]) -> list[str]:
