@@ -54,11 +54,14 @@ def schedule_budget_seconds(remaining_ms: int) -> float:
 
 
 def run_scheduled(context: LambdaContext) -> dict[str, Any]:
+    from core.base.logs import install_redaction
     from core.base.settings import get_settings
     from core.drain.runner import DrainOptions, StopReason, run
+    from core.operator.overview import secret_values
     from functions import get_kind
 
     settings = get_settings()
+    install_redaction(secret_values(settings))
     budget = schedule_budget_seconds(context.get_remaining_time_in_millis())
     stats = run(
         get_kind(KIND),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import re
 import socket
@@ -31,19 +30,6 @@ from tooling.venv import EXIT_INTERRUPTED
 
 DEMO_USER = "demo-user"
 DEV_TOKEN_TTL_SECONDS = 30 * 86_400
-_TOKEN_IN_QUERY = re.compile(r"(token=)[^&\s]*")
-
-
-class RedactTokens(logging.Filter):
-    """The access log prints each path with its query: hide `?token=<secret>` there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_QUERY.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                for a in record.args
-            )
-        return True
 
 
 class PortBusy(RuntimeError):
@@ -182,7 +168,7 @@ def _serve(args: argparse.Namespace, api: socket.socket) -> None:
             ),
             flush=True,
         )
-        logging.getLogger("uvicorn.access").addFilter(RedactTokens())
+        # The app scrubs its own logs, uvicorn's access log included (core.base.logs).
         config = uvicorn.Config("api.index:app", log_level="info")
         # uvicorn handles SIGINT/SIGTERM itself, shuts down, then raises the signal again
         # against the previous handler: that KeyboardInterrupt is the normal way to stop.

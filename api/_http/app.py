@@ -10,12 +10,17 @@ from fastapi.staticfiles import StaticFiles
 from api._http import errors
 from api._http.limits import BodyLimit
 from api._http.routes import admin, cron, health, inbox, summary, transactions
+from core.base.logs import install_redaction
 from core.base.settings import get_settings
+from core.operator.overview import secret_values
 from core.operator.page import STATIC_DIR
 
 
 def create_app() -> FastAPI:
     settings = get_settings()  # fails start-up on unsafe production settings
+    # Before anything logs: uvicorn's access log prints `?token=` queries, and whatever serves
+    # the app (uvicorn, Vercel, Mangum on Lambda) logs through the same record factory.
+    install_redaction(secret_values(settings))
     logging.basicConfig(level=settings.log_level)
     # httpx logs every request URL at INFO; the queue's URL is noise in function logs.
     logging.getLogger("httpx").setLevel(logging.WARNING)
