@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import gc
+import json
 import logging
 import time
 import uuid
@@ -343,16 +344,28 @@ def drain(
     finally:
         stats.elapsed_seconds = round(time.monotonic() - started, 3)
     _record(ctx, stats, started_at)
-    log.info(
-        "drain kind=%s run=%s trigger=%s claimed=%d ok=%d failed=%d stop=%s elapsed=%.3fs",
+    level = logging.ERROR if stats.stop_reason is StopReason.ERROR else logging.INFO
+    log.log(
+        level,
+        "drain run kind=%s run=%s trigger=%s claimed=%d ok=%d failed=%d retried=%d dead=%d"
+        " released=%d reclaimed=%d reconciled=%d batches=%d remaining=%s stop=%s"
+        " elapsed=%.3fs error=%s",
         kind.name,
         run_id,
         ctx.trigger,
         stats.claimed,
         stats.succeeded,
         stats.failed,
+        stats.retried,
+        stats.dead,
+        stats.released,
+        stats.reclaimed,
+        stats.reconciled,
+        stats.batches,
+        "unknown" if stats.remaining is None else stats.remaining,
         stats.stop_reason,
         stats.elapsed_seconds,
+        "none" if stats.error is None else json.dumps(" ".join(stats.error.split())[:300]),
     )
     return stats
 

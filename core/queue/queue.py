@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -103,6 +104,37 @@ class _Outcome:
     release: list[str] = field(default_factory=list)
 
 
+_ERROR_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,100}")
+# What a driver error quotes after its message: the statement, its parameters (amounts and
+# descriptions) and a link. None of it belongs in a log line.
+_QUOTED = ("\n[SQL:", "\n[parameters:", "\n(Background on", "[SQL:", "[parameters:")
+MAX_LOGGED_ERROR = 300
+
+
+def failure_summary(error: str) -> tuple[str, str]:
+    """An error text ("DataError: (psycopg...) bigint out of range\n[SQL: ...]") as its class
+    and a one-line message without the quoted statement and parameters."""
+    for marker in _QUOTED:
+        error = error.split(marker, 1)[0]
+    head, colon, rest = error.partition(": ")
+    if colon and _ERROR_CLASS.fullmatch(head):
+        error_class, message = head, rest
+    else:
+        error_class, message = "-", error
+    message = " ".join(message.split())
+    if len(message) > MAX_LOGGED_ERROR:
+        message = message[: MAX_LOGGED_ERROR - 1] + "…"
+    return error_class, message
+
+
+_PLAIN_VALUE = re.compile(r"[^\s\"=]{1,255}")
+
+
+def _plain(value: str) -> str:
+    """A value as is in a key=value line, or JSON-quoted when it could break the line."""
+    return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value)
+
+
 def _clip(error: str) -> str:
     return error if len(error) <= MAX_ERROR_LENGTH else error[: MAX_ERROR_LENGTH - 1] + "…"
 
@@ -190,12 +222,14 @@ class JobQueue:
         attempts = {job.id: job.attempt for job in claim.jobs}
         outcome = _Outcome(ok=list(ok), release=list(release))
         now_ms = self._now_ms()
+        lines: list[tuple[Failure, int, int | None]] = []  # failure, attempt, retry at (ms)
         for failure in failed:
             attempt = attempts.get(failure.id, 1)
             error = _clip(f"attempt {attempt}: {failure.error}")
             step = next_step(attempt, self.settings.max_attempts, permanent=failure.permanent)
             if step is Next.DEAD:
                 outcome.dead.append((failure.id, error))
+                lines.append((failure, attempt, None))
                 continue
             delay = backoff_seconds(
                 attempt,
@@ -204,6 +238,7 @@ class JobQueue:
                 self._rng,
             )
             outcome.retry.append((failure.id, now_ms + int(delay * 1000), error))
+            lines.append((failure, attempt, now_ms + int(delay * 1000)))
         document = json.dumps(
             {
                 "ok": outcome.ok,
@@ -225,6 +260,9 @@ class JobQueue:
             released=0 if lost else len(outcome.release),
             lease_lost=lost,
         )
+        if not lost:
+            for failure, attempt, due_ms in lines:
+                self._log_failure(failure, attempt, due_ms)
         log_level = logging.WARNING if result.lease_lost else logging.INFO
         log.log(
             log_level,
@@ -238,6 +276,25 @@ class JobQueue:
             result.lease_lost,
         )
         return result
+
+    def _log_failure(self, failure: Failure, attempt: int, due_ms: int | None) -> None:
+        """One line per failed job, for whoever reads the function's log: who, which attempt,
+        what next, and the error's class and message (never the statement or its parameters)."""
+        error_class, message = failure_summary(failure.error)
+        due = "none" if due_ms is None else datetime.fromtimestamp(due_ms / 1000, UTC).isoformat()
+        log.log(
+            logging.ERROR if due_ms is None else logging.WARNING,
+            "job failed kind=%s user=%s attempt=%d/%d outcome=%s next_retry=%s error_class=%s"
+            " error=%s",
+            self.kind,
+            _plain(failure.id),
+            attempt,
+            self.settings.max_attempts,
+            "dead" if due_ms is None else "retry",
+            due,
+            error_class,
+            json.dumps(message, ensure_ascii=False),
+        )
 
     def release(self, claim: Claim) -> SettleResult:
         """Give every id of an unprocessed claim back, at the front, without using an attempt."""

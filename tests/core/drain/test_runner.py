@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
@@ -258,3 +259,35 @@ def test_a_write_that_times_out_on_a_lock_releases_the_batch(
     assert "lock timeout" in stats.error
     assert attempts(upstash, users) == {u: 0 for u in users}
     assert world.scalar("SELECT count(*) FROM background_jobs") == 0
+
+
+# --- the run's log line ----------------------------------------------------------------------
+
+
+def test_each_run_logs_one_line_with_its_figures(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.seed(users=3, per_user=2)
+
+    with caplog.at_level(logging.INFO, logger="tally.drain"):
+        stats = run_drain(world, DrainOptions(batch_size=2))
+
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("drain run ")]
+    assert len(lines) == 1, lines
+    for figure in (
+        f"run={stats.run_id}",
+        "claimed=3",
+        "ok=3",
+        "failed=0",
+        "retried=0",
+        "dead=0",
+        "released=0",
+        "reclaimed=0",
+        "reconciled=0",
+        "batches=2",
+        "remaining=0",
+        "stop=empty",
+        "elapsed=",
+        "error=none",
+    ):
+        assert figure in lines[0], (figure, lines[0])
