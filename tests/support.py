@@ -91,8 +91,8 @@ def make_world() -> World:
     )
 
 
-class StatementCounter:
-    """Counts SQL statements sent through `engine`: SQLAlchemy executions and COPY commands
+class QueryCounter:
+    """Counts SQL queries sent through `engine`: SQLAlchemy executions and COPY commands
     (core.base.bulk streams COPY on the driver connection, which SQLAlchemy's events do not see)."""
 
     def __init__(self, engine: Engine, monkeypatch: Any) -> None:
@@ -103,10 +103,10 @@ class StatementCounter:
         sa.event.listen(engine, "before_cursor_execute", self._count)
         original = psycopg.Cursor.copy
 
-        def counting_copy(cursor: Any, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        def counting_copy(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
             self.count += 1
             self.copies += 1
-            return original(cursor, statement, *args, **kwargs)
+            return original(cursor, query, *args, **kwargs)
 
         monkeypatch.setattr(psycopg.Cursor, "copy", counting_copy)
 

@@ -3,8 +3,8 @@
 `api/`, `core/` and `functions/` are the product; `tooling/` (benchmark, reliability scenarios,
 local Upstash), `tests/` and `scripts/` import the product, never the other way round. Inside
 the product, each package imports only the parts `MAY_IMPORT` lists, and its `__init__.py`
-docstring says the same in its "May import" sentence. The checks read every module's import
-statements, so a lazy import inside a function counts too.
+docstring says the same in its "May import" sentence. The checks read every module's imports,
+so a lazy import inside a function counts too.
 """
 
 from __future__ import annotations
@@ -158,3 +158,42 @@ def test_the_check_resolves_a_relative_import(tmp_path: Path) -> None:
     source.write_text("def f():\n    from ..queue import keys\n")
     assert "core.queue.keys" in imported_modules(source, "core.base.db")
     assert forbidden_imports("core.base.db", imported_modules(source, "core.base.db")) != []
+
+
+SOURCE_FOLDERS = (*PRODUCT, *HARNESS, "migrations")
+# A module this long hides more than one concept; one that must stay longer says why.
+MAX_MODULE_LINES = 400
+
+
+def source_modules() -> list[Path]:
+    return sorted(p for top in SOURCE_FOLDERS for p in (ROOT / top).rglob("*.py"))
+
+
+def test_no_two_module_names_differ_only_by_a_plural() -> None:
+    names: dict[str, set[str]] = {}
+    for path in source_modules():
+        rel = path.relative_to(ROOT)
+        for name in (path.stem, *rel.parent.parts):
+            names.setdefault(name, set()).add(str(rel if name == path.stem else rel.parent))
+    clashes = [
+        (sorted(names[name]), sorted(names[name + ending]))
+        for name in names
+        for ending in ("s", "es")
+        if name + ending in names
+    ]
+    assert clashes == []
+
+
+# Tests are left out: a test module is as long as the contract it holds.
+@pytest.mark.parametrize(
+    "path",
+    [p for p in source_modules() if p.relative_to(ROOT).parts[0] not in ("tests", "migrations")],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_a_long_module_says_why_it_is_long(path: Path) -> None:
+    lines = len(path.read_text().splitlines())
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    assert lines <= MAX_MODULE_LINES or f"over {MAX_MODULE_LINES} lines" in doc, (
+        f"{path.relative_to(ROOT)} has {lines} lines: split it by concept, or say in its "
+        f"docstring why it is over {MAX_MODULE_LINES} lines"
+    )

@@ -29,7 +29,7 @@ from core.base.settings import get_settings
 from core.operator.page import STATIC_DIR
 from tests.conftest import CRON_SECRET, IN_CI
 from tooling.vercel.build import Build, BuildFailed, vercel_build
-from tooling.vercel.function import ServedFunction, copy_function, serve
+from tooling.vercel.built_function import ServedFunction, copy_function, serve
 from tooling.vercel.output import (
     API_PATHS,
     ENTRY,

@@ -1,8 +1,8 @@
-"""Bulk inserts in one statement: COPY on Postgres, executemany elsewhere.
+"""Bulk inserts in one SQL command: COPY on Postgres, executemany elsewhere.
 
 COPY streams rows in the database's own format: for a batch of summaries with JSON documents
 it is several times faster than a multi-row INSERT, whose parameters SQLAlchemy must render and
-psycopg must bind one by one. Either way a batch costs one statement, whatever its size.
+psycopg must bind one by one. Either way a batch costs one command, whatever its size.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[dict[str
     # with everything else the job wrote.
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+    command = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    with driver.cursor() as cursor, cursor.copy(command) as copy:
         for row in rows:
             copy.write_row([_copy_value(row[name]) for name in columns])

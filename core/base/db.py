@@ -28,7 +28,7 @@ def normalise_url(url: str) -> str:
 
 def unreachable(error: BaseException) -> bool:
     """Whether `error` says the database could not be reached or used just now (refused, cut,
-    restarting, failover, lock or statement timeout, no pooled connection in time): an outage
+    restarting, failover, lock or query timeout, no pooled connection in time): an outage
     to wait out, not a fault of the request or of any user's data."""
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
@@ -61,8 +61,8 @@ def make_engine(url: str, settings: Settings | None = None) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {
-        # A transaction-mode pooler (PgBouncer, Supavisor, Neon) cannot keep server-side
-        # prepared statements between transactions, so never create any.
+        # A transaction-mode pooler (PgBouncer, Supavisor, Neon) cannot keep a query prepared
+        # on the server between transactions, so never prepare one.
         "prepare_threshold": None,
         "connect_timeout": settings.database_connect_timeout_seconds,
     }

@@ -49,7 +49,7 @@ SMOOTHING = 0.5
 QUEUE_TRIES = 3
 QUEUE_RETRY_SECONDS = 0.1
 # A lease outlives the run's deadline by this much: the last batch's write (its lock wait is
-# bounded, see functions/financial_summary.py) and settle. Longer, and the ids of a killed run
+# bounded, see functions/financial_summary/) and settle. Longer, and the ids of a killed run
 # would miss the next tick; shorter, and a live batch could lose its lease.
 LEASE_GRACE_SECONDS = 15.0
 # One user's computation may use this share of the run's budget before it is that user's

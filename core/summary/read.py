@@ -61,12 +61,12 @@ def wait_until_fresh(session: Session, user_id: str, seconds: float) -> bool:
     statement sees what committed before it (read committed), and no other connection is opened
     (with no pool, a new one per look would cost a connect each time). True when fresh.
     """
-    stmt = sa.select(col(User.data_version), col(User.summary_version)).where(
+    query = sa.select(col(User.data_version), col(User.summary_version)).where(
         col(User.id) == user_id
     )
     deadline = _monotonic() + min(seconds, MAX_WAIT_SECONDS)
     while True:
-        row = session.execute(stmt).first()
+        row = session.execute(query).first()
         if row is None or row[1] >= row[0]:
             return True
         left = deadline - _monotonic()

@@ -40,7 +40,7 @@ def account_name(name: str | None) -> str:
 def ensure_accounts(session: Session, user_id: str, names: Iterable[str]) -> dict[str, int]:
     """Ids of the user's accounts `names` (already cleaned by `account_name`), made if missing.
 
-    Two statements whatever the number of names; safe when two first writes race.
+    Two queries whatever the number of names; safe when two first writes race.
     """
     wanted = sorted(set(names))
     if not wanted:

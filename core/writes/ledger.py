@@ -88,7 +88,7 @@ def insert_transactions(
     *,
     skip_duplicates: bool = False,
 ) -> None:
-    """Bulk insert in one statement (executemany), whatever the number of rows.
+    """Bulk insert in one SQL command (executemany), whatever the number of rows.
 
     `skip_duplicates` leaves out rows whose import key their account already has (re-uploads).
     """
@@ -96,8 +96,8 @@ def insert_transactions(
         return
     values = row_values(session, user_id, rows, statement_id)
     # Without render_nulls SQLAlchemy starts a new INSERT whenever the set of NULL columns
-    # changes from one row to the next (a category here, none there): 20,000 statements for a
-    # 50,000-row statement instead of a handful of multi-row INSERTs.
+    # changes from one row to the next (a category here, none there): 20,000 INSERTs for a
+    # 50,000-row file instead of a handful of multi-row ones.
     options = {"render_nulls": True}
     if not skip_duplicates:
         session.execute(sa.insert(Transaction), values, execution_options=options)

@@ -221,7 +221,7 @@ class TransactionFilter(BaseModel):
 def create(
     session: Session, user_id: str, items: list[TransactionCreate]
 ) -> list[TransactionPublic]:
-    """Insert all items with one statement (RETURNING the rows), then bump the version."""
+    """Insert all items with one INSERT (RETURNING the rows), then bump the version."""
     ensure_user(session, user_id)
     values = row_values(session, user_id, [item.to_new() for item in items])
     # render_nulls: the ORM otherwise drops None values and starts a new INSERT each time the

@@ -8,7 +8,7 @@ Nor the file: the upload route hands over the spooled file, which every pass rea
 
 On Postgres the rows are COPYed into a temporary table and moved into `transactions` by one
 INSERT ... SELECT that skips import keys their account already has: a fixed number of
-statements, whatever the size of the file. SQLite (development) inserts them in bounded chunks.
+queries, whatever the size of the file. SQLite (development) inserts them in bounded chunks.
 
 Accounts: the form's `account` names the account of every row of the file. Without it, an
 OFX/QFX statement's ACCTID names its rows' account (a file of two statements fills two), and
@@ -299,7 +299,7 @@ def _store_by_copy(
     account: str | None,
 ) -> tuple[int, list[str]]:
     session.execute(_CREATE_STAGE)
-    # The same connection, hence the same transaction, as the session's statements around it.
+    # The same connection, hence the same transaction, as the session's queries around it.
     with driver.cursor() as cursor, cursor.copy(_COPY_STAGE) as copy:
         for row in rows:
             copy.write_row(

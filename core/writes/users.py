@@ -21,8 +21,8 @@ def ensure_user(session: Session, user_id: str) -> None:
     }
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        stmt = postgresql.insert(User).values(values).on_conflict_do_nothing(index_elements=["id"])
-        session.execute(stmt)
+        ins = postgresql.insert(User).values(values).on_conflict_do_nothing(index_elements=["id"])
+        session.execute(ins)
     elif dialect == "sqlite":
         session.execute(sqlite.insert(User).values(values).on_conflict_do_nothing())
     else:  # pragma: no cover - only the two databases above are supported
@@ -60,17 +60,17 @@ def remember_email(engine: Engine, user_id: str, email: str) -> None:
         changed = table.c.email.is_distinct_from(email)
         if dialect == "postgresql":
             pg = postgresql.insert(User).values(values)
-            stmt: Any = pg.on_conflict_do_update(
+            upsert: Any = pg.on_conflict_do_update(
                 index_elements=["id"], set_={"email": pg.excluded.email}, where=changed
             )
         elif dialect == "sqlite":
             lite = sqlite.insert(User).values(values)
-            stmt = lite.on_conflict_do_update(
+            upsert = lite.on_conflict_do_update(
                 index_elements=["id"], set_={"email": lite.excluded.email}, where=changed
             )
         else:  # pragma: no cover - only the two databases above are supported
             raise RuntimeError(f"unsupported database {dialect}")
-        session.execute(stmt)
+        session.execute(upsert)
         session.commit()
     if len(_remembered) >= _REMEMBERED_MAX:
         _remembered.clear()

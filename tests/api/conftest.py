@@ -105,24 +105,24 @@ def upstash_requests(upstash: UpstashHandle) -> int:
 
 @dataclass
 class SqlLog:
-    """What the app sent to the database: statements, transaction begins and commits.
+    """What the app sent to the database: queries, transaction begins and commits.
 
     `events` orders the commits against anything else a test records there (an enqueue).
     """
 
-    statements: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
     begins: int = 0
     commits: int = 0
     events: list[str] = field(default_factory=list)
 
     def clear(self) -> None:
-        self.statements.clear()
+        self.queries.clear()
         self.events.clear()
         self.begins = self.commits = 0
 
     def inserts_into(self, table: str) -> list[str]:
         prefix = f"INSERT INTO {table} "
-        return [s for s in self.statements if " ".join(s.split()).startswith(prefix)]
+        return [s for s in self.queries if " ".join(s.split()).startswith(prefix)]
 
 
 @pytest.fixture
@@ -132,9 +132,9 @@ def sql_log(world: World) -> Iterator[SqlLog]:
     assert engine is world.engine  # the app and the probes share one engine
 
     def on_execute(
-        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        conn: Any, cursor: Any, query: str, params: Any, context: Any, many: bool
     ) -> None:
-        log.statements.append(statement)
+        log.queries.append(query)
 
     def on_begin(conn: Any) -> None:
         log.begins += 1

@@ -476,5 +476,5 @@ def test_50000_row_statement_imports_on_postgres(
         f"\n50,000-row CSV import ({len(data) / 1e6:.1f} MB, under tracemalloc): "
         f"{LARGE_ROWS / elapsed:,.0f} rows/s ({elapsed:.2f} s), "
         f"peak traced memory {peak / 2**20:.1f} MiB, "
-        f"{len(sql_log.inserts_into('transactions'))} INSERT statements into transactions"
+        f"{len(sql_log.inserts_into('transactions'))} INSERTs into transactions"
     )

@@ -1,7 +1,7 @@
 """Statement upload, streamed: rows COPYed as they are parsed, one INSERT, all or nothing.
 
 On Postgres the rows go through a temporary table in the request's own transaction, so a bad
-line found at the very end still leaves nothing behind, and the number of SQL statements does
+line found at the very end still leaves nothing behind, and the number of SQL queries does
 not depend on the number of rows. SQLite inserts in chunks, with the same outcome.
 """
 
@@ -26,7 +26,7 @@ from core.writes.statements import detect as detect_module
 from core.writes.uploads import import_statement
 from tests.api.conftest import ALICE, SqlLog, bearer, data_version, db_state
 from tests.conftest import UpstashHandle
-from tests.support import StatementCounter, World
+from tests.support import QueryCounter, World
 
 UPLOAD = "/api/transactions/upload"
 BAD_AMOUNT = "abc"
@@ -89,7 +89,7 @@ def test_a_bad_last_line_leaves_the_database_unchanged_after_rows_were_copied(
     assert again.json()["imported"] == rows
 
 
-# --- A fixed number of statements ----------------------------------------------------------------
+# --- A fixed number of queries -------------------------------------------------------------------
 
 
 def test_a_20000_row_upload_costs_as_many_statements_as_a_10_row_one(
@@ -99,7 +99,7 @@ def test_a_20000_row_upload_costs_as_many_statements_as_a_10_row_one(
     copied_rows: list[int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    counter = StatementCounter(world.engine, monkeypatch)
+    counter = QueryCounter(world.engine, monkeypatch)
     rows = 20_000
     big, small = statement(rows), statement(10)
     counts: dict[str, tuple[int, int, int]] = {}

@@ -19,7 +19,7 @@ from core.summary.figures import compute_summaries
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
-from tests.support import StatementCounter, World
+from tests.support import QueryCounter, World
 
 KIND = get_kind("financial-summary")
 
@@ -233,11 +233,11 @@ def test_computation_overtaken_by_a_write_keeps_the_user_dirty(
 
 
 @pytest.mark.parametrize("batch", [1, 7, 40])
-def test_sql_statements_per_batch_do_not_grow_with_batch_size(
+def test_sql_queries_per_batch_do_not_grow_with_batch_size(
     world: World, batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = world.seed(users=batch, per_user=6, enqueue=False)
-    counter = StatementCounter(world.engine, monkeypatch)
+    counter = QueryCounter(world.engine, monkeypatch)
     result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.ok) == batch
     # versions, transactions, stored summaries, lock, guard, delete, then three COPYs:

@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import functions.financial_summary as job_module
+import functions.financial_summary.store as store_module
 from core.drain.runner import DrainOptions, DrainStats, run
 from core.notify.channels import SENT
 from core.queue import ClaimedJob
 from functions import get_kind
 from tests.conftest import clear_caches
 from tests.core.notify.test_channels import SECRET, Receiver, free_port
-from tests.support import StatementCounter, World, make_world
+from tests.support import QueryCounter, World, make_world
 
 KIND = get_kind("financial-summary")
 SENDER = "tally@example.com"
@@ -161,7 +161,7 @@ def test_a_crash_in_delivery_leaves_the_job_succeeded(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("bug in a channel")
 
-    monkeypatch.setattr(job_module, "deliver", broken)
+    monkeypatch.setattr(store_module, "deliver", broken)
     stats = drain_all()
     assert (stats.succeeded, stats.failed) == (2, 0)
     assert list(channels_by_user(world).values()) == [{}, {}]  # in-app rows are there
@@ -179,7 +179,7 @@ def test_no_channel_configured_means_no_delivery_at_all(
         calls.append(args)
         return {}
 
-    monkeypatch.setattr(job_module, "deliver", spy)
+    monkeypatch.setattr(store_module, "deliver", spy)
     assert drain_all().changed == 3
     assert calls == []
     assert list(channels_by_user(world).values()) == [{}, {}, {}]
@@ -187,7 +187,7 @@ def test_no_channel_configured_means_no_delivery_at_all(
 
 @pytest.mark.parametrize("batch", [1, 7, 40])
 @pytest.mark.parametrize(("email", "extra"), [(True, 2), (False, 1)])
-def test_channels_add_a_fixed_number_of_statements_per_batch(
+def test_channels_add_a_fixed_number_of_queries_per_batch(
     channel_world: MakeWorld,
     ses: list[Any],
     batch: int,
@@ -202,7 +202,7 @@ def test_channels_add_a_fixed_number_of_statements_per_batch(
         world = channel_world(**variables)
         users = world.seed(users=batch, per_user=6, enqueue=False)
         set_emails(world, {uid: f"{uid}@example.com" for uid in users})
-        counter = StatementCounter(world.engine, monkeypatch)
+        counter = QueryCounter(world.engine, monkeypatch)
         result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.changed) == batch
     # the 9 of a batch without channels, + the address SELECT (email only) + the results UPDATE

@@ -24,9 +24,9 @@ def test_an_interrupted_sqlite_upgrade_can_be_run_again(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'tally.db'}"
     created: list[str] = []
 
-    def interrupt_third_table(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("CREATE TABLE"):
-            created.append(statement)
+    def interrupt_third_table(_conn: Any, _cursor: Any, query: str, *_: Any) -> None:
+        if query.lstrip().upper().startswith("CREATE TABLE"):
+            created.append(query)
             if len(created) == 3:
                 raise Interrupted
 

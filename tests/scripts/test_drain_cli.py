@@ -190,14 +190,14 @@ def test_retrying_lists_next_due_attempts_and_last_error(world: World) -> None:
     assert "nothing is waiting for a retry" in drain_cli("--retrying").stdout
     world.queue.enqueue("flaky")
     world.queue.settle(
-        world.queue.claim(1), failed=[Failure("flaky", "TimeoutError: statement timeout")]
+        world.queue.claim(1), failed=[Failure("flaky", "TimeoutError: query timed out")]
     )
     done = drain_cli("--retrying")
     assert done.returncode == 0, done.stderr
     line = done.stdout.strip()
     assert line.startswith("flaky\tattempts=1\tdue ")
     assert "(in " in line
-    assert line.endswith("attempt 1: TimeoutError: statement timeout")
+    assert line.endswith("attempt 1: TimeoutError: query timed out")
     listed = json.loads(drain_cli("--retrying", "--json").stdout)
     assert [(j["id"], j["attempts"]) for j in listed] == [("flaky", 1)]
 

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.base.settings import environment_names
-from tooling.bench.figures import BuiltFunctionFigures, BuiltSide, Unavailable
 from tooling.bench.measure import median, ratio
+from tooling.bench.report import BuiltFunctionFigures, BuiltSide, Unavailable
 from tooling.vercel.build import BuildFailed, vercel_build
-from tooling.vercel.function import copy_function, serve
+from tooling.vercel.built_function import copy_function, serve
 from tooling.vercel.output import Output, read_output
 from tooling.vercel.toolchain import ROOT, ToolMissing, cache_dir
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from core.base.auth import mint_token
 from core.base.settings import Settings
-from tooling.bench.figures import Unavailable
+from tooling.bench.report import Unavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

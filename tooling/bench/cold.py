@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tooling.bench.figures import ColdStartFigures, ImportTime
 from tooling.bench.measure import median, ratio
+from tooling.bench.report import ColdStartFigures, ImportTime
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY = "import api.index"

@@ -24,8 +24,8 @@ from sqlmodel import Session
 from core.base.db import make_engine
 from tooling.bench.client import bearer, missing_route
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import ConnectionFigures, Unavailable
 from tooling.bench.measure import median, ratio
+from tooling.bench.report import ConnectionFigures, Unavailable
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

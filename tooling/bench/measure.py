@@ -1,4 +1,4 @@
-"""Measuring helpers: medians, Upstash usage (requests and billed commands), database statements."""
+"""Measuring helpers: medians, Upstash usage (requests and billed commands), SQL queries."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, event
 
 from core.queue.scripts import LUA_DIR
-from tooling.bench.figures import UpstashUsage
+from tooling.bench.report import UpstashUsage
 
 if TYPE_CHECKING:
     import redis
@@ -123,20 +123,20 @@ def trusted(usages: Sequence[UpstashUsage]) -> list[UpstashUsage]:
     return clean or list(usages)
 
 
-def _verb(statement: str) -> str:
-    head = statement.lstrip().split(None, 1)
+def _verb(query: str) -> str:
+    head = query.lstrip().split(None, 1)
     return head[0].upper() if head else ""
 
 
 @dataclass(slots=True)
-class StatementCounter:
-    """Counts the SQL statements, writes and new connections an engine sees while entered.
+class QueryCounter:
+    """Counts the SQL queries, writes and new connections an engine sees while entered.
 
     The app under test may run requests on worker threads, hence the lock.
     """
 
     engine: Engine
-    statements: int = 0
+    queries: int = 0
     writes: int = 0
     connections: int = 0
     verbs: Counter[str] = field(default_factory=Counter)
@@ -145,7 +145,7 @@ class StatementCounter:
     def _on_execute(self, *args: Any) -> None:
         verb = _verb(str(args[2]))
         with self._lock:
-            self.statements += 1
+            self.queries += 1
             self.verbs[verb] += 1
             if verb in _WRITE_VERBS:
                 self.writes += 1
@@ -154,7 +154,7 @@ class StatementCounter:
         with self._lock:
             self.connections += 1
 
-    def __enter__(self) -> StatementCounter:
+    def __enter__(self) -> QueryCounter:
         event.listen(self.engine, "before_cursor_execute", self._on_execute)
         event.listen(self.engine, "connect", self._on_connect)
         return self

@@ -24,8 +24,8 @@ from core.queue.client import get_redis
 from core.writes.ledger import SUMMARY_KIND
 from tooling.bench.data import load_ledger, user_ids
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import MemoryFigures, MemoryPoint
 from tooling.bench.measure import ratio
+from tooling.bench.report import MemoryFigures, MemoryPoint
 
 ROOT = Path(__file__).resolve().parents[2]
 _DRAIN = "from tooling.bench.memory import drain_and_report; drain_and_report()"

@@ -1,7 +1,7 @@
 """The naive drain: the seed design's worker shape, kept only as the benchmark's baseline.
 
 One job at a time, as a Bull-style worker runs them: claim one id (one Upstash request), run the
-job for that one user (so every SQL statement concerns one user, and a NullPool engine opens a
+job for that one user (so every SQL query concerns one user, and a NullPool engine opens a
 connection per job), settle it (another request). It runs the real job function, so the work is
 exactly the drain's; only the batching differs.
 """

@@ -12,11 +12,11 @@ from tooling.bench.built import measure_built_function
 from tooling.bench.cold import measure_cold_start
 from tooling.bench.connection import measure_connection
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import Meta, Report, Sections, evaluate
 from tooling.bench.memory import measure_memory
+from tooling.bench.report import Meta, Report, Sections, evaluate
+from tooling.bench.statement_import import measure_import
 from tooling.bench.throughput import measure_drain
 from tooling.bench.tick import measure_idle_tick
-from tooling.bench.upload import measure_import
 from tooling.bench.writes import measure_write_path
 
 Echo = Callable[[str], None]

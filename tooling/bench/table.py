@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from tooling.bench.figures import (
+from tooling.bench.report import (
     BuiltFunctionFigures,
     ColdStartFigures,
     ConnectionFigures,
@@ -58,7 +58,7 @@ def _upstash(f: UpstashFigures) -> list[Row]:
 
 
 def _tick(f: IdleTickFigures) -> list[Row]:
-    database = f"{f['db_statements']} statements, {f['db_connections']} connections"
+    database = f"{f['db_queries']} queries, {f['db_connections']} connections"
     rows = [
         ("Upstash", f"{f['requests']} requests, {f['billed']} billed commands"),
         ("database", f"{f['db_writes']} writes ({database})"),

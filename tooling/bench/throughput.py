@@ -24,9 +24,9 @@ from core.writes.ledger import SUMMARY_KIND
 from functions import get_kind
 from tooling.bench.data import load_ledger, mark_all_fresh, reset_summaries, user_ids
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import DrainFigures, UpstashFigures, UpstashUsage
 from tooling.bench.measure import median, ratio, trusted
 from tooling.bench.naive import naive_drain
+from tooling.bench.report import DrainFigures, UpstashFigures, UpstashUsage
 
 Echo = Callable[[str], None]
 # Enqueues of users already pending, to price the coalescing path of the write path.

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import IdleTickFigures, UpstashUsage
-from tooling.bench.measure import StatementCounter, median, trusted
+from tooling.bench.measure import QueryCounter, median, trusted
+from tooling.bench.report import IdleTickFigures, UpstashUsage
 
 CRON_PATH = "/api/cron/process-financial-summary-queue"
 MIN_TICKS = 5
@@ -24,7 +24,7 @@ def measure_idle_tick(
     headers = {"Authorization": f"Bearer {env.cron_secret}"}
     latencies: list[float] = []
     usages: list[UpstashUsage] = []
-    counters: list[StatementCounter] = []
+    counters: list[QueryCounter] = []
     echo(f"idle tick x{ticks}")
     with TestClient(create_app()) as client:
         # The first tick of a process builds settings and clients and may load the Lua scripts:
@@ -32,7 +32,7 @@ def measure_idle_tick(
         _check(client.get(CRON_PATH, headers=headers).json())
         for _ in range(ticks):
             before = env.meter.reading()
-            with StatementCounter(env.engine) as counter:
+            with QueryCounter(env.engine) as counter:
                 started = time.perf_counter()
                 response = client.get(CRON_PATH, headers=headers)
                 latencies.append(time.perf_counter() - started)
@@ -44,7 +44,7 @@ def measure_idle_tick(
         requests=int(median([u["requests"] for u in usages])),
         billed=int(median([u["billed"] for u in trusted(usages)])),
         billed_by_command=trusted(usages)[-1]["by_command"],
-        db_statements=int(median([c.statements for c in counters])),
+        db_queries=int(median([c.queries for c in counters])),
         db_writes=int(median([c.writes for c in counters])),
         db_connections=int(median([c.connections for c in counters])),
         latency_seconds=median(latencies),

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 
 from tooling.bench.client import bearer, missing_route
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import Unavailable, WritePathFigures
 from tooling.bench.measure import median, ratio
+from tooling.bench.report import Unavailable, WritePathFigures
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

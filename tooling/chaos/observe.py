@@ -186,8 +186,8 @@ AUDIT_DDL = (
 def install_audit(engine: Engine) -> None:
     """Record summary writes in the scenario's own database (never a shared one)."""
     with engine.begin() as conn:
-        for statement in AUDIT_DDL:
-            conn.exec_driver_sql(statement)
+        for ddl in AUDIT_DDL:
+            conn.exec_driver_sql(ddl)
 
 
 def check_audit(result: ScenarioResult, engine: Engine) -> None:

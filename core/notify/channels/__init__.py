@@ -4,12 +4,12 @@ The in-app `notifications` row always exists; these channels copy it elsewhere w
 configuration enables them (`NOTIFY_EMAIL_FROM` for email, `NOTIFY_WEBHOOK_URL` for the
 webhook). A channel never fails the job that produced the notification: each outcome ("sent",
 "skipped: …", "failed: …") is stored in `notifications.channels` instead. `delivery` runs the
-enabled channels within a budget, `ses` and `webhook` are the channels, `model` is what they
+enabled channels within a budget, `ses` and `webhook` are the channels, `message` is what they
 send and `store` reads addresses and records outcomes. May import `core.base`.
 """
 
 from core.notify.channels.delivery import DELIVERY_BUDGET_SECONDS, deliver, enabled_channels
-from core.notify.channels.model import SENT, Channel, ChannelResults, OutgoingNotification
+from core.notify.channels.message import SENT, Channel, ChannelResults, OutgoingNotification
 from core.notify.channels.ses import render_email
 from core.notify.channels.store import load_emails, record_channel_results
 from core.notify.channels.webhook import (

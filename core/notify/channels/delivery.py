@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from core.base.settings import Settings
-from core.notify.channels.model import Channel, ChannelResults, OutgoingNotification, failed
+from core.notify.channels.message import Channel, ChannelResults, OutgoingNotification, failed
 from core.notify.channels.ses import EmailSender
 from core.notify.channels.webhook import WebhookSender
 

@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from core.base.money import display
 from core.base.settings import Settings
-from core.notify.channels.model import (
+from core.notify.channels.message import (
     SENT,
     Channel,
     CurrencyFigures,

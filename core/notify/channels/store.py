@@ -1,4 +1,4 @@
-"""The two statements delivery adds to a batch: read the addresses, store the outcomes."""
+"""The two queries delivery adds to a batch: read the addresses, store the outcomes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.base.models import Notification, User
-from core.notify.channels.model import ChannelResults
+from core.notify.channels.message import ChannelResults
 
 
 def load_emails(session: Session, user_ids: Iterable[str]) -> dict[str, str | None]:
@@ -33,12 +33,12 @@ def record_channel_results(session: Session, results: Mapping[int, ChannelResult
     if not results:
         return 0
     rows = [{"note_id": note_id, "outcome": dict(outcome)} for note_id, outcome in results.items()]
-    stmt = (
+    update = (
         sa.update(Notification)
         .where(col(Notification.id) == sa.bindparam("note_id"))
         .values(channels=sa.bindparam("outcome"))
     )
     # On the connection, not the ORM session: a plain executemany, where the ORM's bulk update
     # would raise for a notification deleted meanwhile (its user deleted, rows cascaded).
-    session.connection().execute(stmt, rows)
+    session.connection().execute(update, rows)
     return len(rows)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import httpx
 
-from core.notify.channels.model import (
+from core.notify.channels.message import (
     SENT,
     Channel,
     OutgoingNotification,

@@ -30,13 +30,13 @@ from core.writes.statements.errors import (
     StatementTooLarge,
     UnsupportedFormat,
 )
-from core.writes.statements.model import (
+from core.writes.statements.parser import open_statement, parse_statement
+from core.writes.statements.rows import (
     Correction,
     ParsedRow,
     ParsedStatement,
     StatementStream,
 )
-from core.writes.statements.parser import open_statement, parse_statement
 from core.writes.statements.source import StatementData
 
 __all__ = [

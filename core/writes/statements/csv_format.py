@@ -32,8 +32,8 @@ from core.writes.statements.errors import (
     StatementTooLarge,
     UnsupportedFormat,
 )
-from core.writes.statements.keys import ImportKeys
-from core.writes.statements.model import (
+from core.writes.statements.import_keys import ImportKeys
+from core.writes.statements.rows import (
     MAX_CATEGORY_CHARS,
     MAX_DESCRIPTION_CHARS,
     AmountSign,

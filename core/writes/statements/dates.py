@@ -10,7 +10,7 @@ import datetime
 import re
 
 from core.writes.statements.digits import require_ascii_digits
-from core.writes.statements.model import DateOrder
+from core.writes.statements.rows import DateOrder
 
 DATE_ORDERS: tuple[DateOrder, ...] = ("dmy", "mdy", "ymd")
 _ORDER_NAMES = {"dmy": "day-first", "mdy": "month-first", "ymd": "year-first"}

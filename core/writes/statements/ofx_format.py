@@ -27,8 +27,9 @@ from core.writes.statements.errors import (
     LineError,
     StatementTooLarge,
 )
-from core.writes.statements.keys import ImportKeys
-from core.writes.statements.model import (
+from core.writes.statements.import_keys import ImportKeys
+from core.writes.statements.ofx_reader import read_ofx
+from core.writes.statements.rows import (
     MAX_ACCOUNT_CHARS,
     MAX_DESCRIPTION_CHARS,
     Correction,
@@ -36,7 +37,6 @@ from core.writes.statements.model import (
     StatementStream,
     clean_text,
 )
-from core.writes.statements.ofx_reader import read_ofx
 
 _STATEMENT_TAGS = ("STMTRS", "CCSTMTRS")
 _ACCOUNT_PATHS = ("BANKACCTFROM/ACCTID", "CCACCTFROM/ACCTID")

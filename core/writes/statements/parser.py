@@ -17,7 +17,7 @@ from core.writes.statements.detect import (
     refuse_markup,
 )
 from core.writes.statements.errors import InvalidStatement, LineError
-from core.writes.statements.model import AmountSign, DateOrder, ParsedStatement, StatementStream
+from core.writes.statements.rows import AmountSign, DateOrder, ParsedStatement, StatementStream
 from core.writes.statements.source import ByteSource, StatementData
 
 AMOUNT_SIGNS: tuple[AmountSign, ...] = ("income_positive", "expense_positive")

@@ -484,8 +484,8 @@ def test_results_are_recorded_in_one_statement(
                     ),
                     {"id": note_id},
                 )
-        statements: list[str] = []
-        sa.event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        queries: list[str] = []
+        sa.event.listen(engine, "before_cursor_execute", lambda *a: queries.append(a[2]))
         results = {
             11: {"email": "sent", "webhook": "failed: HTTP 500"},
             12: {"email": "skipped: no address"},
@@ -494,8 +494,8 @@ def test_results_are_recorded_in_one_statement(
         with Session(engine) as session:
             assert record_channel_results(session, results) == 3
             session.commit()
-        assert len(statements) == 1
-        assert statements[0].lstrip().upper().startswith("UPDATE")
+        assert len(queries) == 1
+        assert queries[0].lstrip().upper().startswith("UPDATE")
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT id, channels FROM notifications ORDER BY id"))
             stored = {i: json.loads(c) if isinstance(c, str) else c for i, c in rows}

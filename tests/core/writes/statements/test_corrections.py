@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from core.writes.statements import InvalidStatement, StatementStream, open_statement
-from core.writes.statements.keys import ImportKeys
+from core.writes.statements.import_keys import ImportKeys
 
 
 def stream(data: bytes, name: str = "s.ofx") -> StatementStream:

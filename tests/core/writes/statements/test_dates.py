@@ -8,7 +8,7 @@ import pytest
 
 from core.writes.statements import AmbiguousDate, parse_date
 from core.writes.statements.dates import DateOrderDetector
-from core.writes.statements.model import DateOrder
+from core.writes.statements.rows import DateOrder
 
 MARCH_5 = datetime.date(2024, 3, 5)
 

@@ -6,7 +6,7 @@ import datetime
 from pathlib import Path
 
 from core.writes.statements import ParsedStatement, parse_statement
-from core.writes.statements.keys import ImportKeys
+from core.writes.statements.import_keys import ImportKeys
 
 GOOD = Path(__file__).parent / "corpus" / "good"
 

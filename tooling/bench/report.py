@@ -65,7 +65,7 @@ class IdleTickFigures(TypedDict):
     requests: int
     billed: int
     billed_by_command: dict[str, int]
-    db_statements: int
+    db_queries: int
     db_writes: int
     db_connections: int
     latency_seconds: float

@@ -17,7 +17,7 @@ import pytest
 import uvicorn
 from starlette.types import Receive, Scope, Send
 
-from tooling.bench.upload import PEAK_PATH, TRACE_HEADER, PeakMemoryHook
+from tooling.bench.statement_import import PEAK_PATH, TRACE_HEADER, PeakMemoryHook
 
 KNOWN_BYTES = 24 * 1024 * 1024
 

@@ -26,7 +26,7 @@ from upstash_redis.errors import UpstashError
 from tooling.upstash_local import INJECTED_FAULT_MESSAGE, Faults, LocalUpstash, create_app
 from tooling.upstash_local.server import bind_socket
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 REDIS_URL = os.environ.get("TALLY_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TOKEN = "test-local-upstash-token"

@@ -40,8 +40,8 @@ from core.writes.users import ensure_user
 from tooling.bench.client import bearer, missing_route, multipart
 from tooling.bench.data import statement_csv
 from tooling.bench.environment import BenchConfig, BenchEnvironment
-from tooling.bench.figures import ImportFigures, Unavailable
 from tooling.bench.measure import median, ratio
+from tooling.bench.report import ImportFigures, Unavailable
 
 if TYPE_CHECKING:
     import httpx
@@ -54,7 +54,7 @@ UPLOAD_PATH = "/api/transactions/upload"
 # Answered by the hook, never by the app; only the benchmark's own server process has it.
 PEAK_PATH = "/__bench/peak-memory"
 TRACE_HEADER = "x-bench-trace-memory"
-_SERVER = "from tooling.bench.upload import serve_traced; serve_traced()"
+_SERVER = "from tooling.bench.statement_import import serve_traced; serve_traced()"
 _SERVER_TIMEOUT_SECONDS = 120.0
 _COPY_FLOOR = (
     "COPY transactions (user_id, account_id, date, amount_minor, currency, description, "

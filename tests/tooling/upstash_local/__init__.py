@@ -1,0 +1,1 @@
+"""Tests of `tooling/upstash_local/`: the local Upstash under the official SDK, and its snapshot."""
