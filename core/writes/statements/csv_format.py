@@ -1,4 +1,4 @@
-"""CSV exports: find the header row, then read the rows in two streaming passes.
+"""CSV exports: find the header row (`csv_header`), then read the rows in two streaming passes.
 
 The first pass only gathers evidence that needs the whole file (row count, day/month order,
 decimal mark); the second builds rows with what the first decided, one at a time, for the caller
@@ -12,11 +12,11 @@ import csv
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 
 from core.base.currencies import normalise_currency
 from core.writes.statements.amounts import decimal_mark_hint, parse_amount
-from core.writes.statements.columns import EXAMPLES, ColumnMap, map_columns
+from core.writes.statements.columns import ColumnMap
+from core.writes.statements.csv_header import Header, find_header, mixed_delimiter_hint
 from core.writes.statements.dates import (
     AmbiguousDate,
     DateOrderDetector,
@@ -30,7 +30,6 @@ from core.writes.statements.errors import (
     InvalidStatement,
     LineError,
     StatementTooLarge,
-    UnsupportedFormat,
 )
 from core.writes.statements.import_keys import ImportKeys
 from core.writes.statements.rows import (
@@ -43,11 +42,6 @@ from core.writes.statements.rows import (
     clean_text,
 )
 
-DELIMITERS = (",", ";", "\t")
-_DELIMITER_NAMES = {",": "commas", ";": "semicolons", "\t": "tabs"}
-# Banks put account details, balances and export dates above the header; a header further
-# down than this is not one we would recognise safely.
-_HEADER_SEARCH_LINES = 30
 _DATE_CACHE_LIMIT = 10_000
 # A row with no amount whose description starts so is the bank's balance line, not a
 # transaction (Bank of America writes "Beginning balance as of 01/01/2025" among the rows).
@@ -71,15 +65,6 @@ class CsvOptions:
     date_order: DateOrder | None
     amount_sign: AmountSign
     max_rows: int
-
-
-@dataclass(frozen=True, slots=True)
-class Header:
-    line: int  # 1-based physical line of the header row
-    body_start: int  # byte offset in the file of the line after the header
-    delimiter: str
-    columns: ColumnMap
-    width: int  # fields a row must have: up to the last named header cell
 
 
 @dataclass(slots=True)
@@ -124,62 +109,6 @@ def open_csv(source: TextSource, options: CsvOptions) -> StatementStream:
         row_count,
         read_rows,
         balance_lines=tuple(evidence.balance_lines),
-    )
-
-
-def find_header(source: TextSource) -> Header:
-    hint = None
-    table_lines: dict[str, list[int]] = {}  # delimiter -> lines it splits into several fields
-    first_lines = islice(source.lines_at(), _HEADER_SEARCH_LINES)
-    for line_no, (line, offset) in enumerate(first_lines, start=1):
-        content = line.rstrip("\r\n")
-        if content.lower().startswith("sep=") and len(content) == 5:
-            hint = content[4]  # Excel's own "sep=;" first line
-            continue
-        if not content.strip():
-            continue
-        columns, delimiter = _best_header_reading(line, hint)
-        if columns.recognised >= 2 and columns.has_date_or_amount():
-            return _header(line_no, offset, delimiter, columns)
-        if len(columns.names) > 1:
-            table_lines.setdefault(delimiter, []).append(line_no)
-    # One comma in a letter does not make a table; two delimited lines do.
-    tables = [lines for lines in table_lines.values() if len(lines) >= 2]
-    if not tables:
-        raise UnsupportedFormat("This file is text, but not a CSV statement with a header row.")
-    first_line = min(lines[0] for lines in tables)
-    raise InvalidStatement([LineError(first_line, None, _missing_header_reason())])
-
-
-def _best_header_reading(line: str, hint: str | None) -> tuple[ColumnMap, str]:
-    best: tuple[ColumnMap, str] | None = None
-    for delimiter in (hint,) if hint else DELIMITERS:
-        cells = next(csv.reader([line], delimiter=delimiter), [])
-        columns = map_columns(cells)
-        score = (columns.recognised, len(columns.names))
-        if best is None or score > (best[0].recognised, len(best[0].names)):
-            best = (columns, delimiter)
-    assert best is not None
-    return best
-
-
-def _header(line_no: int, offset: int, delimiter: str, columns: ColumnMap) -> Header:
-    missing = columns.missing()
-    if missing:
-        raise InvalidStatement(
-            [
-                LineError(line_no, None, f"missing {role} column (expected {EXAMPLES[role]})")
-                for role in missing
-            ]
-        )
-    named = [index for index, name in enumerate(columns.names) if name]
-    return Header(line_no, offset, delimiter, columns, named[-1] + 1)
-
-
-def _missing_header_reason() -> str:
-    return (
-        "no header row found: expected a row naming the date, description and amount "
-        f"columns (such as {EXAMPLES['date']}; {EXAMPLES['description']}; {EXAMPLES['amount']})"
     )
 
 
@@ -298,7 +227,7 @@ class RowBuilder:
         ):
             return True
         reason = f"expected {width} fields but found {len(fields)}"
-        self._errors.add(line, None, reason + _mixed_delimiter_hint(fields, self._header))
+        self._errors.add(line, None, reason + mixed_delimiter_hint(fields, self._header))
         return False
 
     def _date(self, line: int, fields: list[str]) -> datetime.date | None:
@@ -395,16 +324,3 @@ class RowBuilder:
         category = clean_text(fields[index], MAX_CATEGORY_CHARS)
         # Few distinct categories repeat across thousands of rows; share one string each.
         return self._categories.setdefault(category, category) if category else None
-
-
-def _mixed_delimiter_hint(fields: list[str], header: Header) -> str:
-    raw = header.delimiter.join(fields)
-    for other in DELIMITERS:
-        if other == header.delimiter or other not in raw:
-            continue
-        if len(next(csv.reader([raw], delimiter=other), [])) >= header.width:
-            return (
-                f"; this line is separated by {_DELIMITER_NAMES[other]} but the header uses "
-                f"{_DELIMITER_NAMES[header.delimiter]}"
-            )
-    return ""
