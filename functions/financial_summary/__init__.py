@@ -38,8 +38,8 @@ from core.queue import ClaimedJob, Failure
 from core.summary.figures import compute_summaries
 from core.summary.shapes import CurrencySummary, Txn
 from functions import register
+from functions.financial_summary import store
 from functions.financial_summary.batch import KIND, Batch, Computed, stable
-from functions.financial_summary.store import send_channels, write_batch
 
 log = logging.getLogger("tally.jobs.financial_summary")
 
@@ -241,10 +241,10 @@ class FinancialSummaryJob:
             _compute(session, batch, ctx)
             session.rollback()  # end the read transaction before the write
             if batch.computed or batch.failures:  # nothing to write when all were released
-                changed = write_batch(session, batch, ctx, started)
+                changed = store.write_batch(session, batch, ctx, started)
                 session.commit()
         if batch.outgoing:
-            send_channels(ctx, batch)
+            store.send_channels(ctx, batch)
         released = set(batch.released)
         return BatchResult(
             ok=[job.id for job in jobs if job.id not in batch.failures and job.id not in released],

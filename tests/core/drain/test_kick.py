@@ -235,12 +235,12 @@ def test_a_kick_finishing_after_a_newer_cron_drain_leaves_the_newer_summary(
     a cron drain computes and stores version 2, then the kick's write arrives."""
     import threading
 
-    import functions.financial_summary as job_module
+    import functions.financial_summary.store as store_module
     from core.drain.runner import DrainOptions, drain
 
     write(world, "u1", -1)
     computed, go_on = threading.Event(), threading.Event()
-    original = job_module._write
+    original = store_module.write_batch
 
     def held_write(session: Any, batch: Any, ctx: JobContext, started: Any) -> Any:
         if ctx.trigger == "kick":
@@ -248,7 +248,7 @@ def test_a_kick_finishing_after_a_newer_cron_drain_leaves_the_newer_summary(
             assert go_on.wait(30)
         return original(session, batch, ctx, started)
 
-    monkeypatch.setattr(job_module, "_write", held_write)
+    monkeypatch.setattr(store_module, "write_batch", held_write)
     # One run: a second one would repair what a missing guard broke, and hide it.
     monkeypatch.setattr(kick_module, "MAX_RUNS", 1)
     results: list[Any] = []

@@ -1,1 +1,1 @@
-"""Tests of `tooling/upstash_local/`: the local Upstash under the official SDK, and its snapshot."""
+"""Tests of `tooling/upstash_local/`: the server under the real SDK, its fidelity, its snapshot."""

@@ -19,7 +19,7 @@ from upstash_redis import Redis
 from upstash_redis.errors import UpstashError
 from upstash_redis.typing import JSONValueT
 
-from tests.tooling.test_upstash_local import TOKEN, require_real_redis
+from tests.tooling.upstash_local.test_server import TOKEN, require_real_redis
 from tooling.upstash_local import LocalUpstash
 
 
