@@ -2,8 +2,10 @@
 
 Each command goes through `rewrite` before fakeredis runs it and its reply through `adapt`
 after, so a pipeline or a MULTI/EXEC still costs one round trip:
-- SETEX/PSETEX become `SET ... PX`: fakeredis counts their expiry from the current whole second,
-  so a key could expire up to a second early;
+- SETEX/PSETEX become `SET ... PX`, and GETEX with EX/PX a GET and PEXPIRE in one script:
+  fakeredis counts their expiry from a stale clock or keeps it in whole seconds, so a key
+  could expire up to a second early;
+- TTL is read as PTTL and rounded to the nearest second, as Redis does (fakeredis truncates);
 - TOUCH is EXISTS (the same count; fakeredis has no access times to update);
 - EVAL_RO and EVALSHA_RO, which fakeredis lacks, run the script as a read-only function
   (`FUNCTION LOAD` of a `no-writes` library, then `FCALL_RO`), so a write inside is refused as
@@ -27,6 +29,13 @@ from tooling.upstash_local.protocol import Command, Reply, ReplyError
 _ROOT = "."
 _GET_FORMAT_OPTIONS = frozenset({"INDENT", "NEWLINE", "SPACE"})
 _RENAMED = {"TOUCH": "EXISTS"}
+# fakeredis' GETEX stores every expiry in whole seconds, whatever the unit: GET and PEXPIRE
+# together instead, atomic in one script.
+_GETEX_SCRIPT = (
+    "local value = redis.call('GET', KEYS[1]) "
+    "if value then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end "
+    "return value"
+)
 _NO_SCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 # fakeredis' JSON.MGET answers "[]" for a missing key, as for a document that is an empty array:
 # each whole document, or nil for a missing key, in one command (and so one reply in MULTI).
@@ -63,6 +72,10 @@ def rewrite(command: Command, scripts: Mapping[bytes, bytes]) -> Rewrite | Reply
         return Rewrite([[_RENAMED[name], *command[1:]]])
     if name in {"SETEX", "PSETEX"}:
         return _setex(name, command)
+    if name == "TTL" and len(command) == 2:
+        return Rewrite([["PTTL", command[1]]])
+    if name == "GETEX" and len(command) == 4 and command[2].upper() in {"EX", "PX"}:
+        return _getex(command)
     if name in {"EVAL_RO", "EVALSHA_RO"} and len(command) >= 3:
         return _read_only_script(name, command, scripts)
     if name == "JSON.GET" and len(command) >= 2:
@@ -116,6 +129,8 @@ def adapt(command: Command, reply: Reply, paths: _Paths | None) -> Reply:
         selected = [_select(document, paths.paths) for document in reply]
         errors = [item for item in selected if isinstance(item, ReplyError)]
         return errors[0] if errors else selected
+    if name == "TTL" and isinstance(reply, int) and reply >= 0:
+        return (reply + 500) // 1000  # Redis rounds a TTL to the nearest second
     if name == "ZRANDMEMBER" and len(command) == 2 and isinstance(reply, list):
         return reply[0] if reply else None
     if name in {"JSON.NUMINCRBY", "JSON.NUMMULTBY"} and isinstance(reply, list):
@@ -135,6 +150,18 @@ def _setex(name: str, command: Command) -> Rewrite | ReplyError:
         return ReplyError(f"ERR invalid expire time in '{name.lower()}' command")
     milliseconds = amount * 1000 if name == "SETEX" else amount
     return Rewrite([["SET", key, value, "PX", str(milliseconds)]])
+
+
+def _getex(command: Command) -> Rewrite | ReplyError:
+    _, key, unit, ttl = command
+    try:
+        amount = int(ttl)
+    except ValueError:
+        return ReplyError("ERR value is not an integer or out of range")
+    if amount <= 0:
+        return ReplyError("ERR invalid expire time in 'getex' command")
+    milliseconds = amount * 1000 if unit.upper() == "EX" else amount
+    return Rewrite([["EVAL", _GETEX_SCRIPT, "1", key, str(milliseconds)]])
 
 
 def _get_paths(arguments: list[str]) -> list[str]:

@@ -100,6 +100,29 @@ def test_setex_and_psetex_expire_to_the_millisecond(server: LocalUpstash, prefix
     assert client.get(f"{prefix}p") == "v"
 
 
+def test_ttl_rounds_to_the_nearest_second(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    client.psetex(f"{prefix}r", 9_700, "v")
+
+    assert client.ttl(f"{prefix}r") == 10
+    assert client.ttl(f"{prefix}missing") == -2
+    client.set(f"{prefix}forever", "v")
+    assert client.ttl(f"{prefix}forever") == -1
+
+
+def test_getex_sets_an_expiry_to_the_millisecond(server: LocalUpstash, prefix: str) -> None:
+    client = sdk(server)
+    client.set(f"{prefix}g", "v")
+
+    assert client.getex(f"{prefix}g", ex=10) == "v"
+    assert client.ttl(f"{prefix}g") == 10
+    assert 9_900 <= client.pttl(f"{prefix}g") <= 10_000
+    client.getex(f"{prefix}g", px=1500)
+    assert 1_400 <= client.pttl(f"{prefix}g") <= 1_500
+    client.getex(f"{prefix}g", persist=True)
+    assert client.ttl(f"{prefix}g") == -1
+
+
 @pytest.mark.parametrize(
     ("command", "message"),
     [
