@@ -177,3 +177,27 @@ def test_the_dev_state_file_is_read_and_the_environment_wins(
     admin = get_settings().admin_secret
     assert admin is not None
     assert admin.get_secret_value() == GOOD + "shell"
+
+
+def test_production_with_a_jwks_needs_no_shared_secret(env: pytest.MonkeyPatch) -> None:
+    production(env, AUTH_JWKS_URL="https://idp.example/.well-known/jwks.json")
+    env.setenv("AUTH_JWT_ISSUER", "https://idp.example/")
+    env.delenv("AUTH_JWT_SECRET")
+
+    assert Settings().auth_jwks_url == "https://idp.example/.well-known/jwks.json"
+
+
+@pytest.mark.parametrize(
+    ("url", "issuer", "message"),
+    [
+        ("http://idp.example/jwks.json", "https://idp.example/", "AUTH_JWKS_URL must be an https"),
+        ("https://idp.example/jwks.json", "", "AUTH_JWT_ISSUER is required"),
+    ],
+)
+def test_production_refuses_an_unsafe_jwks_setup(
+    env: pytest.MonkeyPatch, url: str, issuer: str, message: str
+) -> None:
+    production(env, AUTH_JWKS_URL=url, AUTH_JWT_ISSUER=issuer)
+
+    with pytest.raises(ConfigError, match=message):
+        Settings()
