@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, cast
 from pydantic import BaseModel
 
 from core.base.settings import Settings
+from core.queue.error_text import clip, failure_summary, plain
 from core.queue.keys import QueueKeys
 from core.queue.retry import Next, backoff_seconds, next_step
 from core.queue.scripts import ScriptName, run
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("tally.queue")
 
 Clock = Callable[[], float]
-MAX_ERROR_LENGTH = 500
 # Ids per script call: Lua's unpack() refuses a few thousand values, so larger sets are sent in
 # several requests (only the sweep and the dead-letter actions ever get near this).
 SCRIPT_CHUNK = 1000
@@ -102,41 +101,6 @@ class _Outcome:
     retry: list[tuple[str, int, str]] = field(default_factory=list)
     dead: list[tuple[str, str]] = field(default_factory=list)
     release: list[str] = field(default_factory=list)
-
-
-_ERROR_CLASS = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,100}")
-# What a driver error quotes after its message: the statement, its parameters (amounts and
-# descriptions) and a link. None of it belongs in a log line.
-_QUOTED = ("\n[SQL:", "\n[parameters:", "\n(Background on", "[SQL:", "[parameters:")
-MAX_LOGGED_ERROR = 300
-
-
-def failure_summary(error: str) -> tuple[str, str]:
-    """An error text ("DataError: (psycopg...) bigint out of range\n[SQL: ...]") as its class
-    and a one-line message without the quoted statement and parameters."""
-    for marker in _QUOTED:
-        error = error.split(marker, 1)[0]
-    head, colon, rest = error.partition(": ")
-    if colon and _ERROR_CLASS.fullmatch(head):
-        error_class, message = head, rest
-    else:
-        error_class, message = "-", error
-    message = " ".join(message.split())
-    if len(message) > MAX_LOGGED_ERROR:
-        message = message[: MAX_LOGGED_ERROR - 1] + "…"
-    return error_class, message
-
-
-_PLAIN_VALUE = re.compile(r"[^\s\"=]{1,255}")
-
-
-def _plain(value: str) -> str:
-    """A value as is in a key=value line, or JSON-quoted when it could break the line."""
-    return value if _PLAIN_VALUE.fullmatch(value) else json.dumps(value)
-
-
-def _clip(error: str) -> str:
-    return error if len(error) <= MAX_ERROR_LENGTH else error[: MAX_ERROR_LENGTH - 1] + "…"
 
 
 class JobQueue:
@@ -225,7 +189,7 @@ class JobQueue:
         lines: list[tuple[Failure, int, int | None]] = []  # failure, attempt, retry at (ms)
         for failure in failed:
             attempt = attempts.get(failure.id, 1)
-            error = _clip(f"attempt {attempt}: {failure.error}")
+            error = clip(f"attempt {attempt}: {failure.error}")
             step = next_step(attempt, self.settings.max_attempts, permanent=failure.permanent)
             if step is Next.DEAD:
                 outcome.dead.append((failure.id, error))
@@ -279,7 +243,7 @@ class JobQueue:
 
     def _log_failure(self, failure: Failure, attempt: int, due_ms: int | None) -> None:
         """One line per failed job, for whoever reads the function's log: who, which attempt,
-        what next, and the error's class and message (never the statement or its parameters)."""
+        what next, and the error's class and message (never the SQL query or its parameters)."""
         error_class, message = failure_summary(failure.error)
         due = "none" if due_ms is None else datetime.fromtimestamp(due_ms / 1000, UTC).isoformat()
         log.log(
@@ -287,7 +251,7 @@ class JobQueue:
             "job failed kind=%s user=%s attempt=%d/%d outcome=%s next_retry=%s error_class=%s"
             " error=%s",
             self.kind,
-            _plain(failure.id),
+            plain(failure.id),
             attempt,
             self.settings.max_attempts,
             "dead" if due_ms is None else "retry",
