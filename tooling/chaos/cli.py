@@ -21,6 +21,7 @@ from tooling.chaos.scenarios.concurrent import ConcurrentSize, run_concurrent
 from tooling.chaos.scenarios.faults import FaultSize, run_faults
 from tooling.chaos.scenarios.flush import FlushSize, run_flush
 from tooling.chaos.scenarios.kill import KillSize, run_kill
+from tooling.chaos.scenarios.pathological import PathologicalSize, run_pathological
 from tooling.chaos.scenarios.pg_restart import RestartSize, run_pg_restart
 from tooling.chaos.scenarios.poison import PoisonSize, run_poison
 from tooling.chaos.security import SecuritySize, run_security
@@ -55,6 +56,16 @@ RUNNERS: dict[str, Runner] = {
     ),
     "poison": lambda env, a, app: run_poison(
         env, PoisonSize(users=a.users, operations=a.users * 3, batch_size=a.batch_size), app
+    ),
+    "pathological": lambda env, a, app: run_pathological(
+        env,
+        PathologicalSize(
+            normal_users=a.users,
+            per_user=a.per_user,
+            pathological_users=max(1, a.users // 10),
+            batch_size=a.batch_size,
+        ),
+        app,
     ),
     "security": lambda env, a, app: run_security(env, SecuritySize(a.fuzz_examples), app),
 }
