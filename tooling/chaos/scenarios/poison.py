@@ -118,6 +118,9 @@ def run_poison(env: ChaosEnv, size: PoisonSize, app_factory: Callable[[], Any]) 
         "RETRY_BASE_SECONDS": "0.2",
         "RETRY_MAX_SECONDS": "1",
         "RECONCILE_GRACE_SECONDS": "0",  # the sweep runs every time and must leave it dead
+        # The fix's own after-write kick would recompute the user at once and clear the dead
+        # letter; the scenario is about the operator's requeue, so drains alone compute.
+        "KICK_AFTER_WRITE": "false",
     }
     env = replace(env, tuning=tuning)
     with scoped_environ(env.settings_env()), ProcessPool(env.process_env()) as pool:
