@@ -29,7 +29,9 @@ from tooling.chaos.env import ChaosEnv, scoped_environ
 from tooling.chaos.leaks import DATABASE_PASSWORD, Recorder, check_secrets, drain_cli_output
 from tooling.chaos.result import ScenarioResult
 
-PUBLIC = {("GET", "/api/health")}
+# The operator page's markup is public by design (no figure, no secret: it asks for the admin
+# secret and fetches everything with it); its data routes are under /api/admin/.
+PUBLIC = {("GET", "/api/health"), ("GET", "/api/admin")}
 SECRET_PREFIXES = ("/api/cron/", "/api/admin/")
 JSON_LIMIT_BYTES = 2 * 1024 * 1024
 CSV = "Date,Description,Amount\n2025-03-01,{marker} corner shop,-4.20\n2025-03-02,Refund,1.00\n"
