@@ -51,8 +51,11 @@ def _scrub(value: Any) -> Any:
         return redact(bytes(value).decode("utf-8", "backslashreplace"))
     if isinstance(value, int | float) or value is None:
         return value
-    # Anything else is formatted with %s/%r later: scrub what it would print.
-    return redact(str(value))
+    # Anything else is formatted later: scrub what it would print, and keep the object itself
+    # (so %d, %.3f and %r still format it) when there is nothing to scrub.
+    text = str(value)
+    scrubbed = redact(text)
+    return value if scrubbed == text else scrubbed
 
 
 def _scrub_args(args: Any) -> Any:

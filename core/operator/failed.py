@@ -20,7 +20,7 @@ log = logging.getLogger("tally.operator")
 HOW_TO_RETRY = (
     "Gave up after the last attempt; an operator requeues it once the cause is fixed: "
     "`python scripts/drain.py --requeue-dead USER_ID`, the Requeue button on the operator page "
-    '(/api/admin/queue), or POST /api/admin/dead/requeue with {"ids": ["USER_ID"]}. '
+    '(/api/admin), or POST /api/admin/dead/requeue with {"ids": ["USER_ID"]}. '
     "A new change of your own queues it again too."
 )
 
