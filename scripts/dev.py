@@ -14,14 +14,14 @@ from pathlib import Path
 # scripts/token.py must not shadow the standard library's `token` module).
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from tooling.venv import EXIT_INTERRUPTED, use_project_python
-
-use_project_python(__file__, "make dev")
+from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE, use_project_python
 
 try:
+    use_project_python(__file__, "make dev")
     from tooling.devserver import main
 except KeyboardInterrupt:
-    # Ctrl-C while the imports run (a second or two on a cold disk): no traceback for that.
+    # Ctrl-C while the imports run (a second or two on a cold disk): one line, no traceback.
+    print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
     raise SystemExit(EXIT_INTERRUPTED) from None
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from core.writes.users import ensure_user_with_engine
 from tooling import devstate
 from tooling.upstash_local import LocalUpstash
 from tooling.upstash_local.server import bind_socket
-from tooling.venv import EXIT_INTERRUPTED
+from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
 
 DEMO_USER = "demo-user"
 DEV_TOKEN_TTL_SECONDS = 30 * 86_400
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         # Ctrl-C while migrating or starting: nothing half-done worth a traceback.
-        print("\nTally stopped before it was ready.", flush=True)
+        print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     print("Tally stopped.", flush=True)
     return 0

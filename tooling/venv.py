@@ -19,6 +19,8 @@ REQUIRED_MODULES = ("sqlmodel", "jwt", "upstash_redis", "pydantic_settings")
 EXIT_NO_ENVIRONMENT = 2
 # A command stopped by Ctrl-C exits like a shell reports it: 128 + SIGINT.
 EXIT_INTERRUPTED = 130
+# What `make dev` says when Ctrl-C stops it before it serves (nothing is left running).
+INTERRUPTED_MESSAGE = "make dev: stopped by Ctrl-C before Tally was ready (exit 130)"
 
 
 def _missing() -> list[str]:
