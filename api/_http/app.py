@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api._http import errors
+from api._http import docs, errors
 from api._http.limits import BodyLimit
 from api._http.routes import admin, cron, health, inbox, summary, transactions
 from core.base.logs import install_redaction
@@ -28,6 +28,9 @@ def create_app() -> FastAPI:
         title="Tally",
         summary="Keeps every user's financial summary up to date in the background.",
         version="0.1.0",
+        # FastAPI's own pages load Swagger UI and ReDoc from a CDN: /docs is served locally.
+        docs_url=None,
+        redoc_url=None,
     )
     app.include_router(health.router)
     app.include_router(cron.router)
@@ -37,6 +40,7 @@ def create_app() -> FastAPI:
     app.include_router(admin.page_router)
     app.include_router(admin.router)
     app.mount(admin.STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="admin-static")
+    docs.install(app)
     app.add_middleware(BodyLimit)
     errors.install(app)
     return app
