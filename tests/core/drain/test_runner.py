@@ -216,6 +216,23 @@ def test_leases_last_the_run_s_budget_and_the_grace_not_lease_seconds(
 # --- outages ---------------------------------------------------------------------------------
 
 
+def test_a_drain_on_an_unmigrated_sqlite_file_costs_no_attempt(
+    world: World, upstash: UpstashHandle, tmp_path: Any
+) -> None:
+    """Issue 17: a drain started where its SQLite file did not exist made an empty database,
+    failed with `no such table: users` and burned a real user's attempt. That is the database's
+    fault, not the user's: the batch is released and nobody's attempts move."""
+    users = world.seed(users=3, per_user=2)
+    empty = make_engine(f"sqlite:///{tmp_path / 'elsewhere' / 'tally.db'}", world.settings)
+    stats = run_drain(world, DrainOptions(batch_size=3), engine=empty)
+    assert (stats.claimed, stats.released, stats.failed) == (3, 3, 0)
+    assert stats.stop_reason is StopReason.ERROR
+    assert stats.error is not None
+    assert "no such table" in stats.error
+    assert attempts(upstash, users) == {u: 0 for u in users}
+    assert world.queue.stats().pending == 3
+
+
 def test_a_database_outage_costs_no_attempt_and_stops_each_run(
     world: World, upstash: UpstashHandle, env: pytest.MonkeyPatch
 ) -> None:
