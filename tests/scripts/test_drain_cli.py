@@ -243,3 +243,30 @@ def test_ctrl_c_during_start_up_prints_no_traceback(world: World) -> None:
         _, err = proc.communicate(timeout=60)
         assert "Traceback" not in err, (delay, err)
         assert proc.returncode in (0, 130), (delay, proc.returncode, err)
+
+
+def test_a_failed_job_is_named_with_its_error_not_only_counted(world: World) -> None:
+    """Issue 17: the CLI said `failed=1` with no user id and no error."""
+    import datetime as dt
+
+    from sqlmodel import Session
+
+    from core.writes.ledger import NewTransaction, add_transactions
+
+    (good,) = world.seed(users=1, per_user=2)
+    poison = "poison-user"
+    with Session(world.engine) as session:
+        # Totals beyond the summary's 64-bit columns (stored before the write-time bound).
+        rows = [NewTransaction(dt.date(2025, 1, 1), 10**18, "USD") for _ in range(10)]
+        add_transactions(session, poison, rows)
+        session.commit()
+    world.queue.enqueue(poison)
+    done = drain_cli()
+    assert done.returncode == 1, done.stderr
+    assert "failed=1" in done.stdout
+    failed = [line for line in done.stderr.splitlines() if "job failed" in line]
+    assert len(failed) == 1, done.stderr
+    assert f"user={poison}" in failed[0]
+    assert "attempt=1/" in failed[0]
+    assert "error=" in failed[0]
+    assert good not in done.stderr
