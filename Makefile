@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml
 	@test ! -x $(BIN)/python || $(BIN)/python -c 'import sys; sys.exit(sys.version_info < (3, 12))' || \
 		{ echo "make: $(VENV) runs Python < 3.12; making it again"; rm -rf $(VENV); }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# Through tooling/interruptible.py: Ctrl-C here is one line, not pip's traceback.
+	$(BIN)/python tooling/interruptible.py 'installing $(VENV)' $(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python tooling/interruptible.py 'installing $(VENV)' $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
 # make dev ARGS='--port 8001' (see scripts/dev.py --help); writes .tally/dev.env for the rest.
