@@ -99,6 +99,16 @@ def test_entry_function_fits_the_drain_budget(config: dict[str, Any]) -> None:
     assert duration >= defaults["drain_budget_seconds"].default
 
 
+def test_max_duration_and_the_longest_drain_agree(config: dict[str, Any]) -> None:
+    """A 202 cron run drains after its answer for up to DRAIN_MAX_BUDGET_SECONDS: the function
+    must live that long plus a margin for its cold start and last settle, and no longer than
+    Hobby's most under Fluid compute."""
+    duration = config["functions"][ENTRY]["maxDuration"]
+    longest = Settings.model_fields["drain_max_budget_seconds"].default
+    assert (duration, longest) == (300, 280)
+    assert duration - longest >= 15
+
+
 def test_the_fastapi_preset_and_no_path_changing_route(config: dict[str, Any]) -> None:
     # "framework": null publishes the repository as static files; and under the preset a
     # rewrite to /api/index hands every request to the app with that path (all 404).

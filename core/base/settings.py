@@ -116,7 +116,9 @@ class Settings(BaseSettings):
     # Transactions the drain holds in memory at once, whatever the batch's histories.
     drain_max_batch_rows: int = Field(default=5000, ge=100, le=1_000_000)
     drain_budget_seconds: float = Field(default=20.0, gt=0, le=900)
-    drain_max_budget_seconds: float = Field(default=25.0, gt=0, le=900)
+    # The longest a cron run may drain: vercel.json's maxDuration (300 s) less a margin for the
+    # cold start and the run's last settle (a test holds the two together).
+    drain_max_budget_seconds: float = Field(default=280.0, gt=0, le=900)
     lease_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_base_seconds: float = Field(default=10.0, ge=0)

@@ -312,10 +312,12 @@ def drain(
     queue: JobQueue,
     ctx_factory: Callable[[str], JobContext],
     opts: DrainOptions,
+    run_id: str | None = None,
 ) -> DrainStats:
-    """Run one drain to completion and return its figures."""
+    """Run one drain to completion and return its figures (`run_id`: one the caller already
+    announced, as the cron endpoint does before it drains after its response)."""
     _freeze_startup_objects()
-    run_id = uuid.uuid4().hex
+    run_id = run_id or uuid.uuid4().hex
     ctx = ctx_factory(run_id)
     stats = DrainStats(run_id=run_id, kind=kind.name, trigger=ctx.trigger)
     started = time.monotonic()
@@ -375,6 +377,7 @@ def run(
     trigger: str,
     opts: DrainOptions,
     settings: Settings | None = None,
+    run_id: str | None = None,
 ) -> DrainStats:
     """Drain `kind` with the configured queue and database: what every entry point calls."""
     settings = settings or get_settings()
@@ -384,7 +387,7 @@ def run(
         # Nothing can be claimed: answer like any run that met a dead queue (503 from cron).
         log.error("drain kind=%s not started: %s", kind.name, exc)
         return DrainStats(
-            run_id="",
+            run_id=run_id or "",
             kind=kind.name,
             trigger=trigger,
             stop_reason=StopReason.ERROR,
@@ -397,4 +400,4 @@ def run(
             kind=kind.name, run_id=run_id, trigger=trigger, settings=settings, engine=engine
         )
 
-    return drain(kind, queue, context, opts)
+    return drain(kind, queue, context, opts, run_id)

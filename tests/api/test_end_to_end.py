@@ -26,7 +26,9 @@ def auth(user: str) -> dict[str, str]:
 
 
 def drain(client: TestClient) -> dict[str, object]:
-    response = client.get(CRON, headers={"Authorization": f"Bearer {CRON_SECRET}"})
+    response = client.get(
+        CRON, params={"wait": "true"}, headers={"Authorization": f"Bearer {CRON_SECRET}"}
+    )
     assert response.status_code == 200, response.text
     body: dict[str, object] = response.json()
     return body

@@ -22,7 +22,12 @@ def auth(user: str) -> dict[str, str]:
 
 
 def drain(client: TestClient) -> None:
-    assert client.get(CRON, headers={"Authorization": f"Bearer {CRON_SECRET}"}).status_code == 200
+    assert (
+        client.get(
+            CRON, params={"wait": "true"}, headers={"Authorization": f"Bearer {CRON_SECRET}"}
+        ).status_code
+        == 200
+    )
 
 
 def add(client: TestClient, user: str, rows: list[dict[str, object]]) -> None:

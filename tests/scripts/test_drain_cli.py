@@ -54,7 +54,7 @@ def test_drains_a_backlog_like_the_endpoint(world: World) -> None:
         conn.exec_driver_sql("UPDATE users SET summary_version = 0")
     world.queue.enqueue(*{u for u, _ in by_cli})
     response = TestClient(create_app()).get(
-        "/api/cron/process-financial-summary-queue",
+        "/api/cron/process-financial-summary-queue?wait=true",
         headers={"Authorization": f"Bearer {CRON_SECRET}"},
     )
     assert response.json()["succeeded"] == 45

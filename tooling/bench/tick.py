@@ -9,7 +9,8 @@ from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.measure import QueryCounter, median, trusted
 from tooling.bench.report import IdleTickFigures, UpstashUsage
 
-CRON_PATH = "/api/cron/process-financial-summary-queue"
+# Synchronous: each tick's figures are checked (a 202 run costs the same, after the answer).
+CRON_PATH = "/api/cron/process-financial-summary-queue?wait=true"
 MIN_TICKS = 5
 
 

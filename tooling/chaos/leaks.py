@@ -126,14 +126,15 @@ def breakages(values: dict[str, str], cron: str) -> list[Breakage]:
     dead_db = make_url(values["DATABASE_URL"]).set(port=_closed_port())
     user = {"Authorization": f"Bearer {mint_token('user-carol', get_settings())}"}
     wrong = {"Authorization": "Bearer wrong-secret"}
-    cron_path = "/api/cron/process-financial-summary-queue"
+    # Synchronous runs: their answers carry the errors that must not leak a secret.
+    cron_path = "/api/cron/process-financial-summary-queue?wait=true"
     everyday: tuple[tuple[str, str, dict[str, str]], ...] = (
         ("GET", "/api/health", {}),
         ("GET", "/api/summary", user),
         ("POST", "/api/transactions", user),
         ("GET", cron_path, {"Authorization": f"Bearer {cron}"}),
         ("GET", cron_path, wrong),
-        ("GET", f"{cron_path}?token=wrong-secret", {}),
+        ("GET", f"{cron_path}&token=wrong-secret", {}),
         ("GET", "/api/summary", {"Authorization": f"Bearer {jwt.encode({'sub': 'x'}, 'k' * 40)}"}),
     )
     return [

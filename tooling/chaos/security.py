@@ -337,7 +337,7 @@ def run_security(
             cron = {"Authorization": f"Bearer {values['CRON_SECRET']}"}
 
             def drain() -> None:
-                rec.keep(client.get(CRON_PATH, headers=cron))
+                rec.keep(client.get(CRON_PATH, params={"wait": "true"}, headers=cron))
 
             check_auth_matrix(result, client, ops, rec)
             check_cross_user(result, client, get_engine(), ops, drain, rec)

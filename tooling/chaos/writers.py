@@ -195,7 +195,7 @@ class CronPinger:
     recorded as a failure.
     """
 
-    PATH = "/api/cron/process-financial-summary-queue"
+    PATH = "/api/cron/process-financial-summary-queue?wait=true"  # the run's figures
 
     def __init__(self, app_factory: Callable[[], Any], threads: int, secret: str) -> None:
         self._app = app_factory()
