@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, exc
+from sqlalchemy import Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session
@@ -36,6 +36,12 @@ def unreachable(error: BaseException) -> bool:
         error,
         exc.OperationalError | exc.InterfaceError | exc.DisconnectionError | exc.TimeoutError,
     )
+
+
+def ping(engine: Engine | None = None) -> None:
+    """One `SELECT 1`: raises what the driver raises when the database does not answer."""
+    with (engine or get_engine()).connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 def is_sqlite(url: str) -> bool:

@@ -6,9 +6,8 @@ import logging
 from typing import Literal
 
 from pydantic import BaseModel
-from sqlalchemy import text
 
-from core.base.db import get_engine
+from core.base.db import ping
 from core.queue.client import QueueNotConfigured, get_redis
 
 log = logging.getLogger(__name__)
@@ -26,8 +25,7 @@ class Health(BaseModel):
 
 def check_database() -> Check:
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
+        ping()
     except Exception as exc:  # noqa: BLE001 - any failure means "down"; the type is the detail
         log.warning("health: database unreachable (%s)", type(exc).__name__)
         return Check(ok=False, detail=f"database unreachable ({type(exc).__name__})")

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from api._http.deps import SettingsDep, require_cron_secret
 from api._http.errors import RETRY_AFTER
+from core.base.db import ping
 from core.base.settings import Settings
 from core.drain.runner import DrainOptions, DrainStats, StopReason, run
 from functions import get_kind
@@ -63,6 +64,9 @@ def _process(
         budget_seconds=budget, max_jobs=max_jobs, batch_size=settings.drain_batch_size
     )
     if not synchronous:
+        # Accept only a run that can start: the database down is 503 (the error handler's
+        # answer, with Retry-After), not a 202 for a run that would stop at once.
+        ping()
         run_id = uuid.uuid4().hex
         background.add_task(_drain, settings, opts, run_id)
         accepted = RunAccepted(run_id=run_id, kind=KIND, budget_seconds=budget)
