@@ -36,8 +36,15 @@ class ScriptName(enum.StrEnum):
 # (a test holds the two together).
 KEY_PARTS: dict[ScriptName, tuple[Part, ...]] = {
     ScriptName.ENQUEUE: (Part.PENDING, Part.QUEUED, Part.RETRY, Part.DEAD, Part.CLAIMS),
-    ScriptName.CLAIM: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.DEAD),
-    ScriptName.CLAIM_USER: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.DEAD),
+    ScriptName.CLAIM: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.DEAD, Part.RETRY),
+    ScriptName.CLAIM_USER: (
+        Part.PENDING,
+        Part.QUEUED,
+        Part.CLAIMS,
+        Part.JOBS,
+        Part.DEAD,
+        Part.RETRY,
+    ),
     ScriptName.SETTLE: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.REAP: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.JOBS, Part.RETRY, Part.DEAD),
     ScriptName.STATS: (Part.PENDING, Part.QUEUED, Part.CLAIMS, Part.RETRY, Part.DEAD),

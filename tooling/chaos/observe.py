@@ -32,7 +32,8 @@ POLL_SECONDS = 0.005
 @dataclass
 class SeenClaim:
     claim_id: str
-    deadline: float  # seconds since the epoch
+    claimed: float  # seconds since the epoch, the claimer's clock as its request went out
+    deadline: float
     ids: tuple[str, ...]
     first_seen: float
     last_seen: float
@@ -68,7 +69,8 @@ class ClaimWatcher:
                     if seen is None:
                         record = json.loads(raw)
                         ids = tuple(str(job[0]) for job in record["jobs"])
-                        seen = SeenClaim(claim_id, record["deadline"] / 1000, ids, now, now)
+                        claimed, deadline = record["claimed"] / 1000, record["deadline"] / 1000
+                        seen = SeenClaim(claim_id, claimed, deadline, ids, now, now)
                         self.claims[claim_id] = seen
                     seen.last_seen = now
         finally:
@@ -129,16 +131,18 @@ def count_duplicates(
     return found
 
 
-def claims_held(watcher: ClaimWatcher, lease_seconds: float) -> list[Held]:
+def claims_held(watcher: ClaimWatcher) -> list[Held]:
     """Claims as the watcher saw them: held between two snapshots that showed them. The claim's
-    own clock (deadline - lease) only bounds when it may have started: a request can wait in
-    the server, or be re-sent, after that clock was read."""
+    own clock (its `claimed` time) only bounds when it may have started: a request can wait in
+    the server, or be re-sent, after that clock was read. Leases differ (a kick's lasts its
+    budget plus the grace), so the record's time is used, never deadline minus a lease."""
     held = []
     for claim in watcher.claims.values():
-        since = claim.deadline - lease_seconds
         end = min(claim.last_seen, claim.deadline)
         source = f"claim {claim.claim_id[:8]}"
-        held += [Held(u, claim.first_seen, end, claim.deadline, source, since) for u in claim.ids]
+        held += [
+            Held(u, claim.first_seen, end, claim.deadline, source, claim.claimed) for u in claim.ids
+        ]
     return held
 
 

@@ -3,9 +3,11 @@
 -- call with the same claim id returns the same batch instead of popping another one.
 -- KEYS[1] pending  LIST  ids waiting
 -- KEYS[2] queued   ZSET  id -> enqueued-at (ms)
--- KEYS[3] claims   HASH  claim id -> JSON {"deadline": ms, "jobs": [[id, attempt], ...]}
+-- KEYS[3] claims   HASH  claim id -> JSON {"claimed": ms, "deadline": ms,
+--                        "jobs": [[id, attempt], ...]}
 -- KEYS[4] jobs     HASH  id -> JSON {"attempts": n, "error": "..."} while the id has history
 -- KEYS[5] dead     ZSET  id -> dead-lettered at (ms)
+-- KEYS[6] retry    ZSET  id -> due (ms)
 -- ARGV[1] claim id
 -- ARGV[2] how many ids at most
 -- ARGV[3] now (ms)
@@ -21,6 +23,9 @@ if not ids then
 end
 -- Dropping ids from the dedup set now means an enqueue during processing queues them again.
 redis.call('ZREM', KEYS[2], unpack(ids))
+-- This claim is the attempt a scheduled retry was waiting for: left in place, the retry would
+-- fall due while the id is held and hand it to a second drain at once.
+redis.call('ZREM', KEYS[6], unpack(ids))
 local records = redis.call('HMGET', KEYS[4], unpack(ids))
 -- A dead-lettered id is only queued again by its user's own change (the sweep skips it): that
 -- new data deserves a fresh set of attempts, and the dead letter no longer applies.
@@ -42,6 +47,7 @@ redis.call('HSET', KEYS[4], unpack(flat))
 if #revived > 0 then
   redis.call('ZREM', KEYS[5], unpack(revived))
 end
-local claim = cjson.encode({deadline = tonumber(ARGV[3]) + tonumber(ARGV[4]), jobs = jobs})
+local claim = cjson.encode({claimed = tonumber(ARGV[3]),
+  deadline = tonumber(ARGV[3]) + tonumber(ARGV[4]), jobs = jobs})
 redis.call('HSET', KEYS[3], ARGV[1], claim)
 return claim

@@ -5,9 +5,11 @@
 -- The claim id is remembered, so a re-sent request returns the same claim.
 -- KEYS[1] pending  LIST  ids waiting
 -- KEYS[2] queued   ZSET  id -> enqueued-at (ms)
--- KEYS[3] claims   HASH  claim id -> JSON {"deadline": ms, "jobs": [[id, attempt], ...]}
+-- KEYS[3] claims   HASH  claim id -> JSON {"claimed": ms, "deadline": ms,
+--                        "jobs": [[id, attempt], ...]}
 -- KEYS[4] jobs     HASH  id -> JSON {"attempts": n, "error": "..."} while the id has history
 -- KEYS[5] dead     ZSET  id -> dead-lettered at (ms)
+-- KEYS[6] retry    ZSET  id -> due (ms)
 -- ARGV[1] claim id
 -- ARGV[2] the id
 -- ARGV[3] now (ms)
@@ -34,6 +36,7 @@ end
 -- is short unless other ids were queued since (at worst one pass over the list, in Redis).
 redis.call('LREM', KEYS[1], -1, id)
 redis.call('ZREM', KEYS[2], id)
+redis.call('ZREM', KEYS[6], id)  -- this claim is the retry's attempt (see claim.lua)
 local raw = redis.call('HGET', KEYS[4], id)
 local record = raw and cjson.decode(raw) or {attempts = 0}
 -- A dead-lettered id is queued again only by its user's own change: fresh attempts.
@@ -43,7 +46,8 @@ if redis.call('ZSCORE', KEYS[5], id) then
 end
 record.attempts = (tonumber(record.attempts) or 0) + 1
 redis.call('HSET', KEYS[4], id, cjson.encode(record))
-local claim = cjson.encode({deadline = tonumber(ARGV[3]) + tonumber(ARGV[4]),
+local claim = cjson.encode({claimed = tonumber(ARGV[3]),
+  deadline = tonumber(ARGV[3]) + tonumber(ARGV[4]),
   jobs = {{id, record.attempts}}})
 redis.call('HSET', KEYS[3], ARGV[1], claim)
 return claim

@@ -59,7 +59,8 @@ if #due > 0 then
   redis.call('ZREM', KEYS[5], unpack(due))
   local fresh = {}
   for _, id in ipairs(due) do
-    if redis.call('ZADD', KEYS[2], 'NX', now, id) == 1 then
+    -- A held id's retry is that holder's run (claims clear it; this covers older records).
+    if not live[id] and redis.call('ZADD', KEYS[2], 'NX', now, id) == 1 then
       fresh[#fresh + 1] = id
     end
   end

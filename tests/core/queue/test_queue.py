@@ -349,3 +349,20 @@ def test_large_sets_are_sent_in_chunks(queue: JobQueue, upstash: UpstashHandle) 
     upstash.raw.zadd(queue.keys.dead, dead_at)
     assert queue.purge_dead(ids) == 2_500
     assert queue.stats().dead == 0
+
+
+@pytest.mark.parametrize("how", ["claim", "claim_user"])
+def test_a_due_retry_never_hands_a_held_id_to_a_second_claim(
+    queue: JobQueue, clock: Clock, how: str
+) -> None:
+    queue.enqueue("u1")
+    failed = queue.claim(10)
+    queue.settle(failed, failed=[Failure("u1", "boom")])  # a retry is scheduled
+    queue.enqueue("u1")  # the user's own change queues it before the retry is due
+    first = queue.claim(10) if how == "claim" else queue.claim_user("u1")
+    assert first.ids == ["u1"]
+    clock.advance(15)  # the retry (at most 10 s) is due; the first lease (60 s) is not over
+    queue.reap()
+    assert queue.claim(10).jobs == ()  # the holder's run is the retry's attempt
+    queue.settle(first, ok=first.ids)
+    assert queue.claim(10).jobs == ()

@@ -103,7 +103,7 @@ def verify(
         check_writes(result, engine, log)
     duplicates = count_duplicates(result, jobs_held(engine, lease_seconds), log, "job rows")
     if watcher is not None:
-        held = claims_held(watcher, lease_seconds)
+        held = claims_held(watcher)
         duplicates += count_duplicates(result, held, log, "claims")
         result.details["claims_observed"] = len(watcher.claims)
     result.duplicated += duplicates

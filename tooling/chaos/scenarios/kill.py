@@ -84,7 +84,7 @@ def _committed(engine: Engine, env: ChaosEnv, claim_ids: set[str]) -> bool:
     claims = queue_state(env).claims
     for cid in claim_ids & set(claims):
         ids = [str(job[0]) for job in claims[cid]["jobs"]]
-        since = claims[cid]["deadline"] / 1000 - float(env.tuning["LEASE_SECONDS"])
+        since = claims[cid]["claimed"] / 1000
         query = sa.text(
             "SELECT count(*) FROM background_jobs WHERE user_id = ANY(:ids)"
             " AND started_at >= to_timestamp(:since)"
