@@ -65,6 +65,15 @@ def default_sqlite_url() -> str:
     return f"sqlite:///{state_dir() / 'tally.db'}"
 
 
+def _has_jwks_extra() -> bool:
+    """PyJWT verifies RS256/ES256 only with `cryptography` (15 MB: the optional `jwks` extra)."""
+    try:
+        import cryptography  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class ConfigError(RuntimeError):
     """Start-up refused: the message names the variable, never its value."""
 
@@ -232,6 +241,11 @@ class Settings(BaseSettings):
             problems.append("AUTH_JWKS_URL must be an https:// URL in production")
         elif not self.auth_jwt_issuer:
             problems.append("AUTH_JWT_ISSUER is required in production when AUTH_JWKS_URL is set")
+        elif not _has_jwks_extra():
+            problems.append(
+                "AUTH_JWKS_URL needs the 'jwks' extra for RS256/ES256 (pip install 'tally[jwks]'; "
+                "on Vercel add 'pyjwt[crypto]' to pyproject.toml's dependencies)"
+            )
         for name, value in required.items():
             if value is None or not value.get_secret_value():
                 problems.append(f"{name} is required in production")

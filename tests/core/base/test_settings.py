@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -200,4 +201,16 @@ def test_production_refuses_an_unsafe_jwks_setup(
     production(env, AUTH_JWKS_URL=url, AUTH_JWT_ISSUER=issuer)
 
     with pytest.raises(ConfigError, match=message):
+        Settings()
+
+
+def test_a_jwks_without_the_jwks_extra_is_refused_at_start_naming_it(
+    env: pytest.MonkeyPatch,
+) -> None:
+    production(env, AUTH_JWKS_URL="https://idp.example/jwks.json")
+    env.setenv("AUTH_JWT_ISSUER", "https://idp.example/")
+    env.delenv("AUTH_JWT_SECRET")
+    env.setitem(sys.modules, "cryptography", None)  # what an install without the extra sees
+
+    with pytest.raises(ConfigError, match=r"tally\[jwks\]"):
         Settings()
