@@ -14,8 +14,10 @@ import os
 import re
 import socket
 import sys
+import threading
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from core.base.auth import mint_token
@@ -29,6 +31,8 @@ from tooling.upstash_local.server import bind_socket
 from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
 
 DEMO_USER = "demo-user"
+CRON_PATH = "/api/cron/process-financial-summary-queue"
+TICK_TIMEOUT_SECONDS = 120.0
 DEV_TOKEN_TTL_SECONDS = 30 * 86_400
 
 
@@ -54,7 +58,55 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="where the SQLite file, the queue and dev.env live (default: the checkout's .tally/)",
     )
+    parser.add_argument(
+        "--tick-seconds",
+        type=float,
+        default=float(os.environ.get("DEV_TICK_SECONDS") or 60),
+        help="call the cron endpoint this often, in place of cron-job.org; 0: never "
+        "(default: DEV_TICK_SECONDS, else %(default)s)",
+    )
     return parser.parse_args(argv)
+
+
+class Tick:
+    """The local cron: calls the cron endpoint (with `wait=true`, one run at a time) every
+    `seconds`, as cron-job.org does in production, and prints a line when a run did work."""
+
+    def __init__(self, url: str, secret: str, seconds: float) -> None:
+        self._url, self._secret, self._seconds = url, secret, seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dev-tick", daemon=True)
+
+    def start(self) -> None:
+        if self._seconds > 0:
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        headers = {"Authorization": f"Bearer {self._secret}"}
+        while not self._stop.wait(self._seconds):
+            try:
+                response = httpx.get(
+                    self._url,
+                    params={"wait": "true"},
+                    headers=headers,
+                    timeout=TICK_TIMEOUT_SECONDS,
+                )
+            except httpx.HTTPError as exc:
+                print(f"tick: the cron did not answer ({type(exc).__name__})", flush=True)
+                continue
+            if response.status_code != 200:
+                print(f"tick: the cron answered {response.status_code}", flush=True)
+                continue
+            body = response.json()
+            if body.get("claimed") or body.get("reconciled") or body.get("reclaimed"):
+                print(
+                    f"tick: drained {body.get('succeeded', 0)} job(s), "
+                    f"{body.get('failed', 0)} failed, stop {body.get('stop_reason')}",
+                    flush=True,
+                )
 
 
 def _bind(host: str, port: int, what: str, flag: str) -> socket.socket:
@@ -119,7 +171,15 @@ def _state(own: Settings, local: LocalUpstash | None, previous: dict[str, str]) 
     return values
 
 
-def _banner(base: str, token: str, cron_secret: str, admin_secret: str, upstash: str) -> str:
+def _drains(kick: bool, tick: float) -> str:
+    ways = ["after each write (kick)"] if kick else ["no kick (KICK_AFTER_WRITE=false)"]
+    ways.append(f"local cron tick every {tick:g} s (--tick-seconds)" if tick > 0 else "no tick")
+    return ", ".join(ways)
+
+
+def _banner(
+    base: str, token: str, cron_secret: str, admin_secret: str, upstash: str, drains: str
+) -> str:
     auth = f'-H "Authorization: Bearer {token}"'
     return f"""
 Tally is running (Ctrl-C stops everything)
@@ -128,6 +188,7 @@ Tally is running (Ctrl-C stops everything)
   local Upstash  {upstash}
   demo user      {DEMO_USER}
   state file     {devstate.state_file()}  (read by scripts/drain.py, scripts/token.py, make)
+  drains         {drains}
 
 Paste into another terminal (these secrets stay the same across restarts):
 
@@ -165,15 +226,21 @@ def _serve(args: argparse.Namespace, api: socket.socket) -> None:
                 values["CRON_SECRET"],
                 values["ADMIN_SECRET"],
                 settings.upstash_redis_rest_url,
+                _drains(settings.kick_enabled, args.tick_seconds),
             ),
             flush=True,
         )
+        tick = Tick(values["TALLY_DEV_URL"] + CRON_PATH, values["CRON_SECRET"], args.tick_seconds)
+        tick.start()
         # The app scrubs its own logs, uvicorn's access log included (core.base.logs).
         config = uvicorn.Config("api.index:app", log_level="info")
         # uvicorn handles SIGINT/SIGTERM itself, shuts down, then raises the signal again
         # against the previous handler: that KeyboardInterrupt is the normal way to stop.
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(config).run(sockets=[api])
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                uvicorn.Server(config).run(sockets=[api])
+        finally:
+            tick.stop()
     finally:
         if local is not None:
             local.stop()

@@ -220,3 +220,41 @@ def test_make_dev_passes_args(tmp_path: Path) -> None:
     assert "--port" in done.stdout
     assert "--upstash-port" in done.stdout
     assert "--state-dir" in done.stdout
+
+
+TICK_EVERY_SECOND = ("--tick-seconds", "1")
+
+
+def test_a_local_tick_drains_without_anyone_calling_the_cron(tmp_path: Path) -> None:
+    """In place of cron-job.org: with kicks off, only the tick can bring the summary up to date."""
+    port, state = free_port(), tmp_path / "state"
+    env = {**clean_env(state), "KICK_AFTER_WRITE": "false"}
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "dev.py"), "--port", str(port), *TICK_EVERY_SECOND],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_healthy(proc, port)
+        token = devstate.read(state / "dev.env")["TALLY_DEV_TOKEN"]
+        auth = {"Authorization": f"Bearer {token}"}
+        base = f"http://127.0.0.1:{port}"
+        row = {"date": "2026-01-15", "amount": "-12.50", "currency": "USD", "description": "Tea"}
+        assert httpx.post(f"{base}/api/transactions", json=row, headers=auth).status_code == 201
+        deadline = time.monotonic() + 30
+        summary: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            summary = httpx.get(f"{base}/api/summary", headers=auth).json()
+            if summary["state"] == "current" and not summary["stale"]:
+                break
+            time.sleep(0.3)
+        assert summary["state"] == "current", summary
+        assert summary["stale"] is False, summary
+    finally:
+        output = stop(proc)
+    assert "local cron tick every 1 s" in output
+    assert "tick: drained 1 job(s)" in output
+    assert "Traceback" not in output
