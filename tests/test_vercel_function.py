@@ -208,6 +208,28 @@ def test_the_built_function_serves_write_drain_and_summary(
     assert missing.headers["content-type"] == ["application/json"]
 
 
+def test_the_built_function_kicks_after_a_write_so_no_cron_is_needed(
+    function_copy: Path, function: Function, app_env: dict[str, str]
+) -> None:
+    """KICK_AFTER_WRITE at its default: the write's own invocation brings the summary up to date
+    after its response, through the runtime's handler; no cron call in between."""
+    env = {**app_env, "LOG_LEVEL": "WARNING"}
+    env.pop("KICK_AFTER_WRITE", None)
+    user = {"Authorization": f"Bearer {mint_token('bob', get_settings())}"}
+    body = {"date": "2025-03-04", "amount": "-7.25", "currency": "EUR", "description": "Bakery"}
+    headers = {**user, "content-type": "application/json"}
+    with serve(function_copy, function, env) as served:
+        created = served.call(
+            "POST", "/api/transactions", headers=headers, body=json.dumps(body).encode()
+        )
+        assert created.status == 201, created.body
+        summary = served.call("GET", "/api/summary", headers=user)
+    assert summary.status == 200, summary.body
+    answer = summary.json()
+    assert (answer["state"], answer["stale"]) == ("current", False), answer
+    assert answer["currencies"]["EUR"]["expenses_minor"] == 725
+
+
 def test_the_built_function_serves_the_operator_page_and_its_files(
     served: ServedFunction, output: Output
 ) -> None:
