@@ -14,11 +14,14 @@ from pathlib import Path
 # scripts/token.py must not shadow the standard library's `token` module).
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE, use_project_python
+from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE, START_UP, use_project_python
 
+START_UP.install()
 try:
     use_project_python(__file__, "make dev")
     from tooling.devserver import main
+
+    START_UP.check()
 except KeyboardInterrupt:
     # Ctrl-C while the imports run (a second or two on a cold disk): one line, no traceback.
     print(INTERRUPTED_MESSAGE, file=sys.stderr, flush=True)

@@ -28,7 +28,7 @@ from core.writes.users import ensure_user_with_engine
 from tooling import devstate
 from tooling.upstash_local import LocalUpstash
 from tooling.upstash_local.server import bind_socket
-from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE
+from tooling.venv import EXIT_INTERRUPTED, INTERRUPTED_MESSAGE, START_UP
 
 DEMO_USER = "demo-user"
 CRON_PATH = "/api/cron/process-financial-summary-queue"
@@ -219,6 +219,7 @@ def _serve(args: argparse.Namespace, api: socket.socket) -> None:
         ensure_user_with_engine(get_engine(), DEMO_USER)
         token = mint_token(DEMO_USER, settings, ttl_seconds=DEV_TOKEN_TTL_SECONDS)
         devstate.write(devstate.state_file(), {**values, "TALLY_DEV_TOKEN": token})
+        START_UP.check()  # a Ctrl-C Python had to drop during start-up stops us here
         print(
             _banner(
                 values["TALLY_DEV_URL"],
@@ -230,6 +231,7 @@ def _serve(args: argparse.Namespace, api: socket.socket) -> None:
             ),
             flush=True,
         )
+        START_UP.check()
         tick = Tick(values["TALLY_DEV_URL"] + CRON_PATH, values["CRON_SECRET"], args.tick_seconds)
         tick.start()
         # The app scrubs its own logs, uvicorn's access log included (core.base.logs).

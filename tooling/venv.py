@@ -48,3 +48,38 @@ def use_project_python(script: str, make_hint: str) -> None:
         f"or use `{make_hint}`.\n"
     )
     raise SystemExit(EXIT_NO_ENVIRONMENT)
+
+
+class StartUpInterrupts:
+    """Ctrl-C while a command starts, remembered even where Python cannot raise it.
+
+    A KeyboardInterrupt that lands in a weakref callback or a `__del__` during the imports is
+    printed as "Exception ignored" and dropped, and start-up would carry on as if no key was
+    pressed. This handler raises it as the default one does, records it, and keeps that one
+    case quiet; `check()` raises it again at the next point where it can be handled.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = False
+
+    def install(self) -> None:
+        import signal
+
+        signal.signal(signal.SIGINT, self._on_sigint)
+        sys.unraisablehook = self._unraisable
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def _unraisable(info: sys.UnraisableHookArgs) -> None:
+        if not isinstance(info.exc_value, KeyboardInterrupt):
+            sys.__unraisablehook__(info)
+
+    def check(self) -> None:
+        if self.pressed:
+            raise KeyboardInterrupt
+
+
+START_UP = StartUpInterrupts()
