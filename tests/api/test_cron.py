@@ -149,12 +149,13 @@ def test_large_backlog_is_cut_at_the_deadline_with_nothing_lost(
     body = client.get(PATH, params={"budget_seconds": 1.5, **WAIT}, headers=auth).json()
     assert body["stop_reason"] in {"deadline", "empty"}
     assert body["elapsed_seconds"] < 1.5
-    assert body["claimed"] == body["succeeded"]
+    # A batch the deadline cuts gives its unstarted ids back (released), on a loaded machine too.
+    assert body["claimed"] == body["succeeded"] + body["released"]
     stats = world.queue.stats()
     assert stats.leased == 0
-    assert stats.pending == len(users) - body["claimed"] == body["remaining"]
+    assert stats.pending == len(users) - body["succeeded"] == body["remaining"]
     done = world.scalar("SELECT count(*) FROM users WHERE summary_dirty_since IS NULL")
-    assert done == body["claimed"]
+    assert done == body["succeeded"]
 
 
 def test_bad_parameters_are_422(client: TestClient) -> None:
