@@ -33,11 +33,13 @@ def clean_env(state: Path) -> dict[str, str]:
     return env
 
 
-def start(cwd: Path, state: Path, *args: str) -> subprocess.Popen[str]:
+def start(
+    cwd: Path, state: Path, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "dev.py"), *args],
         cwd=cwd,
-        env=clean_env(state),
+        env={**clean_env(state), **(extra_env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -228,15 +230,8 @@ TICK_EVERY_SECOND = ("--tick-seconds", "1")
 def test_a_local_tick_drains_without_anyone_calling_the_cron(tmp_path: Path) -> None:
     """In place of cron-job.org: with kicks off, only the tick can bring the summary up to date."""
     port, state = free_port(), tmp_path / "state"
-    env = {**clean_env(state), "KICK_AFTER_WRITE": "false"}
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "dev.py"), "--port", str(port), *TICK_EVERY_SECOND],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    kicks_off = {"KICK_AFTER_WRITE": "false"}
+    proc = start(tmp_path, state, "--port", str(port), *TICK_EVERY_SECOND, extra_env=kicks_off)
     try:
         wait_healthy(proc, port)
         token = devstate.read(state / "dev.env")["TALLY_DEV_TOKEN"]
