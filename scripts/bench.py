@@ -87,6 +87,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="build both functions with VERCEL_PYTHON_COMPILEALL=1 (precompiled bytecode)",
     )
+    add(
+        "--fresh-users",
+        type=_positive,
+        default=DEFAULTS.fresh_users,
+        help="section 7: single writes",
+    )
+    add(
+        "--bursts",
+        type=_positive,
+        default=DEFAULTS.bursts,
+        help="section 7: users writing in bursts",
+    )
+    add(
+        "--burst-writes",
+        type=_positive,
+        default=DEFAULTS.burst_writes,
+        help="section 7: writes per burst, within one second",
+    )
     add("--csv-rows", type=_positive, default=DEFAULTS.csv_rows, help="rows of the statement")
     add(
         "--memory-rows",
@@ -126,6 +144,9 @@ def main(argv: list[str]) -> int:
         cold_runtime_site=not args.cold_from_venv,
         built_runs=args.built_runs,
         built_bytecode=args.built_bytecode,
+        fresh_users=args.fresh_users,
+        bursts=args.bursts,
+        burst_writes=args.burst_writes,
         seed=args.seed,
         memory_rows=args.memory_rows,
         memory_users=args.memory_users,

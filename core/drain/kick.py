@@ -5,13 +5,15 @@ nothing when it is not, or when another drain or kick holds it), runs the job ki
 batch of one within `KICK_BUDGET_SECONDS`, and settles (one request). The queue stays the one
 source of truth: the claim, the lease and the settle are the drain's own.
 
-Bursts coalesce, and the last write wins: before settling, the kick reads the user's data
-version again. When writes landed during the computation it waits for them to pause (no new
-version for `KICK_QUIET_SECONDS`, polled, bounded by the budget) and runs once more, up to
-`MAX_RUNS` runs in all. Writes that arrive while the user is leased queue it again (the claim
-took it out of the dedup set), so whatever the kick does not catch, the next kick or the cron
-does. The summary write itself is guarded by the data version, so a kick racing a cron drain
-can never store an older computation over a newer one.
+Bursts coalesce, and the last write wins: after a run the kick keeps the user for
+`KICK_QUIET_SECONDS` more, reading the data version a few times (a client writing in quick
+succession is still writing, and its later writes' kicks find the user held and do nothing).
+When writes landed, it waits for them to pause (no new version for `KICK_QUIET_SECONDS`, polled,
+bounded by the budget) and runs once more, up to `MAX_RUNS` runs in all. Writes that arrive
+while the user is leased queue it again (the claim took it out of the dedup set), so whatever
+the kick does not catch, the next kick or the cron does. The summary write itself is guarded by
+the data version, so a kick racing a cron drain can never store an older computation over a
+newer one.
 
 `kick_after_write` never raises: the write has already answered, and a kick that fails leaves
 the user pending (or leased, until the reaper returns it) for the cron.
@@ -46,6 +48,8 @@ TRIGGER = "kick"
 # Computations of one user per kick, whatever the budget: a burst of writes costs at most this
 # many, and what the last run missed is queued again for the next kick or the cron.
 MAX_RUNS = 3
+# Reads of the data version while a kick lingers after a run (over KICK_QUIET_SECONDS).
+LINGER_LOOKS = 4
 
 
 @runtime_checkable
@@ -84,9 +88,24 @@ def _quiet_versions(
     quiet: float,
     until: float,
     sleep: Sleep,
+    linger: bool = False,
 ) -> tuple[int, int] | None:
-    """The user's versions once no write has landed for `quiet` seconds, or at `until`."""
+    """The user's versions once no write has landed for `quiet` seconds, or at `until`.
+
+    With `linger`, a current result is watched for `quiet` seconds first (in LINGER_LOOKS
+    reads): a write landing meanwhile is waited for like one that landed during the run.
+    """
     seen = kind.versions(ctx, user_id)
+    step = quiet / LINGER_LOOKS
+    linger_until = min(ctx.monotonic() + quiet, until)
+    while (
+        linger
+        and seen is not None
+        and seen[1] >= seen[0]
+        and ctx.monotonic() + step <= linger_until
+    ):
+        sleep(step)
+        seen = kind.versions(ctx, user_id)
     while seen is not None and seen[1] < seen[0] and ctx.monotonic() + quiet <= until:
         sleep(quiet)
         now = kind.versions(ctx, user_id)
@@ -108,8 +127,11 @@ def _rounds(
         if isinstance(kind, Versioned):
             # First look: at once (a single write is computed without waiting). Later looks wait
             # for the writes to pause, for at most half the time left, so a run still fits.
+            # After a run, the kick lingers a moment for the writes a burst is still sending.
             quiet_until = ctx.monotonic() if runs == 0 else (ctx.monotonic() + deadline) / 2
-            versions = _quiet_versions(kind, ctx, user_id, quiet, quiet_until, sleep)
+            versions = _quiet_versions(
+                kind, ctx, user_id, quiet, quiet_until, sleep, linger=runs > 0
+            )
             if versions is not None and versions[1] >= versions[0]:
                 break  # current (another drain got there, or the last run caught every write)
         elif runs:

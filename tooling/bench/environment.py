@@ -30,7 +30,7 @@ from tooling.upstash_local import LocalUpstash
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Numbered as DESIGN.md's figures; 9 is the built Vercel function.
-ALL_SECTIONS = frozenset({*range(1, 7), 9, 10, 11})
+ALL_SECTIONS = frozenset({*range(1, 8), 9, 10, 11})
 # The settings' own upload limits, kept unless the generated statement needs more.
 DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_UPLOAD_MAX_ROWS = 50_000
@@ -47,6 +47,10 @@ class BenchConfig:
     cold_runtime_site: bool = True
     built_runs: int = 5
     built_bytecode: bool = False
+    # Section 7: users writing once each, and bursts of writes by one user within a second.
+    fresh_users: int = 200
+    bursts: int = 20
+    burst_writes: int = 50
     seed: int = 1
     # Section 10: transactions per user at each step, and users (None: one default batch).
     memory_rows: tuple[int, ...] = (50, 500, 5000, 10000)

@@ -12,6 +12,7 @@ from tooling.bench.built import measure_built_function
 from tooling.bench.cold import measure_cold_start
 from tooling.bench.connection import measure_connection
 from tooling.bench.environment import BenchConfig, BenchEnvironment
+from tooling.bench.freshness import measure_freshness
 from tooling.bench.memory import measure_memory
 from tooling.bench.report import Meta, Report, Sections, evaluate
 from tooling.bench.statement_import import measure_import
@@ -55,6 +56,8 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
             sections["statement_import"] = measure_import(env, config, echo)
         if 6 in config.sections:
             sections["write_path"] = measure_write_path(env, config, echo)
+        if 7 in config.sections:
+            sections["freshness"] = measure_freshness(env, config, echo)
         if 9 in config.sections:
             sections["built_function"] = measure_built_function(
                 config.built_runs, echo, config.built_bytecode

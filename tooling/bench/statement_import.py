@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlmodel import Session
@@ -42,6 +38,7 @@ from tooling.bench.data import statement_csv
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.measure import median, ratio
 from tooling.bench.report import ImportFigures, Unavailable
+from tooling.bench.server import TIMEOUT_SECONDS, child_server, serve
 
 if TYPE_CHECKING:
     import httpx
@@ -49,13 +46,11 @@ if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from starlette.types import ASGIApp, Receive, Scope, Send
 
-ROOT = Path(__file__).resolve().parents[2]
 UPLOAD_PATH = "/api/transactions/upload"
 # Answered by the hook, never by the app; only the benchmark's own server process has it.
 PEAK_PATH = "/__bench/peak-memory"
 TRACE_HEADER = "x-bench-trace-memory"
 _SERVER = "from tooling.bench.statement_import import serve_traced; serve_traced()"
-_SERVER_TIMEOUT_SECONDS = 120.0
 _COPY_FLOOR = (
     "COPY transactions (user_id, account_id, date, amount_minor, currency, description, "
     "category, import_key, created_at, updated_at) FROM STDIN"
@@ -167,7 +162,7 @@ class PeakMemoryHook:
         self._idle.set()
 
     async def _answer_peak(self, send: Send) -> None:
-        await asyncio.wait_for(self._idle.wait(), _SERVER_TIMEOUT_SECONDS)
+        await asyncio.wait_for(self._idle.wait(), TIMEOUT_SECONDS)
         body = json.dumps({"peak_bytes": self.peak_bytes}).encode()
         headers = [(b"content-type", b"application/json")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -191,52 +186,15 @@ class PeakMemoryHook:
 
 
 def serve_traced() -> None:
-    """The server process: the app behind `PeakMemoryHook` under uvicorn, on a free port.
-
-    Prints the port once the app is built; configured, like the app, by the environment.
-    """
-    import socket
-
-    import uvicorn
-
+    """The server process: the app behind `PeakMemoryHook` under uvicorn, on a free port."""
     from api._http.app import create_app
 
-    app = PeakMemoryHook(create_app())
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)  # connections wait in the backlog until uvicorn serves them
-    print(listener.getsockname()[1], flush=True)
-    config = uvicorn.Config(app, log_config=None, log_level="warning", access_log=False)
-    uvicorn.Server(config).run(sockets=[listener])
+    serve(PeakMemoryHook(create_app()))
 
 
-@contextmanager
-def traced_server() -> Iterator[httpx.Client]:
+def traced_server() -> AbstractContextManager[httpx.Client]:
     """A client of `serve_traced` in a child process, which is stopped on exit."""
-    import httpx
-
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter with a fixed snippet
-        [sys.executable, "-c", _SERVER],
-        cwd=ROOT,
-        env=os.environ.copy(),  # the benchmark's settings: database, queue, secrets
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        port = process.stdout.readline().strip()
-        if not port.isdigit():
-            raise RuntimeError(f"the upload server did not start (exit code {process.wait()})")
-        base_url = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base_url, timeout=_SERVER_TIMEOUT_SECONDS) as client:
-            yield client
-    finally:
-        process.terminate()  # uvicorn shuts down cleanly on SIGTERM
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    return child_server(_SERVER)
 
 
 def measure_import(

@@ -10,6 +10,8 @@ from tooling.bench.report import (
     ColdStartFigures,
     ConnectionFigures,
     DrainFigures,
+    FreshnessFigures,
+    FreshnessSide,
     IdleTickFigures,
     ImportFigures,
     MemoryFigures,
@@ -104,6 +106,41 @@ def _writes(f: WritePathFigures) -> list[Row]:
     ]
 
 
+def _fresh_side(s: FreshnessSide, label: str) -> list[Row]:
+    def pair(p50: float, p95: float) -> str:
+        return f"p50 {p50:.3f} s, p95 {p95:.3f} s"
+
+    left = f"{s['single_left_to_cron']} + {s['burst_left_to_cron']} left to the cron"
+    single, burst = s["requests_per_single_write"], s["requests_per_burst_write"]
+    upstash = f"{single:.2f} (single), {burst:.2f} (burst)"
+    recomputed = (
+        f"max {s['recomputations_per_burst_max']}, mean {s['recomputations_per_burst_mean']:.2f}"
+    )
+    return [
+        (f"{label}: single writes", pair(s["single_p50_seconds"], s["single_p95_seconds"])),
+        ("  bursts (from the last)", pair(s["burst_p50_seconds"], s["burst_p95_seconds"])),
+        ("  left to the cron", left),
+        ("  Upstash requests/write", upstash),
+        ("  recomputations/burst", recomputed),
+        ("  write answered (p50)", f"{s['write_answer_p50_seconds'] * 1000:.1f} ms"),
+    ]
+
+
+def _fresh(f: FreshnessFigures) -> list[Row]:
+    workload = (
+        f"{f['users']} single writes, {f['bursts']} bursts of {f['burst_writes']} in 1 s, "
+        f"{f['txns_per_user']} txns of history; cron every {f['cron_interval_seconds']:.0f} s "
+        "(scaled clock)"
+    )
+    return [
+        ("workload", workload),
+        *_fresh_side(f["kicks_on"], "kicks on"),
+        *_fresh_side(f["kicks_off"], "kicks off"),
+        ("extra requests/write", f"{f['extra_requests_per_write']:.2f} (kicks on - off)"),
+        ("ratio p95 off / on", f"{f['p95_ratio_off_to_on']:,.0f}x"),
+    ]
+
+
 def _built(f: BuiltFunctionFigures) -> list[Row]:
     mb = 1_000_000
     tally, bare = f["tally"], f["bare"]
@@ -150,6 +187,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("cold_start", "4. Cold start", _cold),
     ("statement_import", "5. Statement import", _import),
     ("write_path", "6. Write-path enqueue overhead", _writes),
+    ("freshness", "7. Freshness: write to fresh summary", _fresh),
     ("built_function", "9. Built Vercel function", _built),
     ("memory", "10. Drain peak memory by history", _memory),
     ("connection", "11. Summary read: pooled vs new connection", _connection),

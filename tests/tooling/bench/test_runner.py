@@ -20,6 +20,7 @@ from tooling.bench.report import (
     ColdStartFigures,
     ConnectionFigures,
     DrainFigures,
+    FreshnessFigures,
     IdleTickFigures,
     ImportFigures,
     MemoryFigures,
@@ -34,6 +35,7 @@ TINY = (
     *("--repeat", "1", "--cold-runs", "1", "--csv-rows", "300", "--cold-from-venv"),
     *("--built-runs", "1"),
     *("--memory-rows", "5,40", "--memory-users", "10"),
+    *("--fresh-users", "6", "--bursts", "2", "--burst-writes", "10"),
 )
 SECTIONS: dict[str, Any] = {
     "drain": DrainFigures,
@@ -42,6 +44,7 @@ SECTIONS: dict[str, Any] = {
     "cold_start": ColdStartFigures,
     "statement_import": ImportFigures,
     "write_path": WritePathFigures,
+    "freshness": FreshnessFigures,
     "built_function": BuiltFunctionFigures,
     "memory": MemoryFigures,
     "connection": ConnectionFigures,
@@ -132,7 +135,9 @@ def test_the_table_shows_every_section_and_target(run: tuple[dict[str, Any], str
         assert title in table
     for title in ("Statement import", "Write-path enqueue overhead", "Built Vercel function"):
         assert title in table
-    for title in ("Drain peak memory", "Summary read: pooled vs new connection"):
+    for title in ("Freshness: write to fresh summary", "Drain peak memory"):
+        assert title in table
+    for title in ("Summary read: pooled vs new connection",):
         assert title in table
     for figure, *_ in TARGETS:
         assert figure in table
@@ -147,6 +152,20 @@ def test_memory_is_measured_per_history_size(run: tuple[dict[str, Any], str]) ->
     for point in memory["points"]:
         assert point["users"] == 10
         assert point["peak_bytes"] >= point["floor_bytes"] > 10 * 1024 * 1024
+
+
+def test_freshness_waits_for_the_tick_only_without_kicks(run: tuple[dict[str, Any], str]) -> None:
+    """Never a timing threshold: with kicks off every write waited for the (scaled) tick, and a
+    kick cost requests beyond the enqueue; each burst was computed at least once."""
+    fresh = run[0]["sections"]["freshness"]
+    on, off = fresh["kicks_on"], fresh["kicks_off"]
+    assert (off["single_left_to_cron"], off["burst_left_to_cron"]) == (6, 2)
+    assert off["requests_per_single_write"] == 1
+    assert on["requests_per_single_write"] > off["requests_per_single_write"]
+    assert off["recomputations_per_burst_max"] == 1
+    assert on["recomputations_per_burst_max"] >= 1
+    assert len(on["samples_single_seconds"]) == 6
+    assert len(on["samples_burst_seconds"]) == 2
 
 
 def test_the_pooled_side_reuses_its_connection(run: tuple[dict[str, Any], str]) -> None:
