@@ -8,7 +8,7 @@ STAMP := $(VENV)/.tally-installed
 # Core's unit tests and the app's import also run on the next Python Vercel serves.
 PY313_VENV := .tally/venv-3.13
 
-.PHONY: venv dev test lint unit bench chaos drain token vercel-build vercel test-3.13 clean
+.PHONY: venv dev test lint unit bench chaos property drain token vercel-build vercel test-3.13 clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ bench: $(STAMP)
 # The reliability scenarios at larger sizes, e.g. make chaos ARGS='--users 500 --scenarios kill,concurrent'
 chaos: $(STAMP)
 	$(BIN)/python scripts/chaos.py $(ARGS)
+
+# The rollups' property test at length: 400 random plans of up to 40 writes, on Postgres and SQLite.
+property: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -p no:randomly tests/core/writes/test_rollups_property.py $(ARGS)
 
 drain: $(STAMP)
 	$(BIN)/python scripts/drain.py $(ARGS)

@@ -112,6 +112,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=DEFAULTS.memory_rows,
         help="section 10: transactions per user at each step (default: 50,500,5000,10000)",
     )
+    add(
+        "--history-rows",
+        type=lambda text: tuple(_positive(part) for part in text.split(",")),
+        default=DEFAULTS.history_rows,
+        help="section 8: transactions per user at each step (default: 50,500,5000,10000)",
+    )
     add("--memory-users", type=_positive, help="section 10: users per step (default: a batch)")
     add("--seed", type=int, default=DEFAULTS.seed, help="seed of the generated data")
     add("--sections", type=_sections, default=ALL_SECTIONS, help="e.g. 1,2,3 (default: all)")
@@ -150,6 +156,7 @@ def main(argv: list[str]) -> int:
         seed=args.seed,
         memory_rows=args.memory_rows,
         memory_users=args.memory_users,
+        history_rows=args.history_rows,
         sections=args.sections,
         pg_url=args.pg_url,
         redis_url=args.redis_url,

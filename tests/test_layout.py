@@ -28,7 +28,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "core.base": (),
     "core.queue": ("core.base",),
     "core.writes.statements": ("core.base",),
-    "core.writes": ("core.base", "core.queue", "core.writes.statements"),
+    # The write side keeps the summary's rollup cells current in its own transaction.
+    "core.writes": ("core.base", "core.queue", "core.summary", "core.writes.statements"),
     "core.summary": ("core.base",),
     "core.drain": ("core.base", "core.queue"),
     "core.notify.channels": ("core.base",),

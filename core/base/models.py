@@ -48,6 +48,9 @@ class User(SQLModel, table=True):
     summary_version: int = Field(default=0, sa_type=sa.BigInteger)
     # Set when data changes, cleared only by a summary computed from the current data_version.
     summary_dirty_since: datetime | None = Field(default=None)
+    # Whether `summary_rollups` holds this user's cells (then every write keeps them current);
+    # false until the first drain builds them from the rows (or `drain.py --rebuild`).
+    rollups_built: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class Statement(SQLModel, table=True):
@@ -103,6 +106,38 @@ class Transaction(SQLModel, table=True):
     import_key: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SummaryRollup(SQLModel, table=True):
+    """One cell of a user's summary: the user's transactions in one currency, calendar month,
+    account, category (as the summary names it) and merchant (normalised), summed.
+
+    Every summary figure is derived from these cells (plus last month's rows up to today's day
+    number, for the equal-span comparison), so a change costs the same whatever the history.
+    `largest_*` is the cell's largest expense, ties broken as the summary breaks them.
+    """
+
+    __tablename__ = "summary_rollups"
+
+    user_id: str = Field(
+        foreign_key="users.id", max_length=255, ondelete="CASCADE", primary_key=True
+    )
+    currency: str = Field(min_length=3, max_length=3, primary_key=True)
+    month: int = Field(primary_key=True)  # year * 12 + month - 1
+    account_id: int = Field(
+        foreign_key="accounts.id", sa_type=BigId, ondelete="CASCADE", primary_key=True
+    )
+    category: str = Field(max_length=100, primary_key=True)
+    merchant: str = Field(max_length=500, primary_key=True)
+    count: int = Field(default=0)
+    income_minor: int = Field(default=0, sa_type=sa.BigInteger)
+    expenses_minor: int = Field(default=0, sa_type=sa.BigInteger)  # positive
+    first_date: Date
+    last_date: Date
+    last_expense_date: Date | None = None
+    largest_amount_minor: int | None = Field(default=None, sa_type=sa.BigInteger)  # negative
+    largest_date: Date | None = None
+    largest_description: str | None = Field(default=None, max_length=500)
 
 
 class FinancialSummary(SQLModel, table=True):

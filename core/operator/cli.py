@@ -20,9 +20,11 @@ from typing import Any, TextIO
 import httpx
 from upstash_redis.errors import UpstashError
 
+from core.base.db import get_engine
 from core.base.settings import Settings, get_settings
 from core.drain.kinds import JobKind
 from core.drain.runner import DrainOptions, DrainStats, StopReason, run
+from core.operator.rebuild import RebuildResult, rebuild, verify
 from core.queue import JobQueue, QueueError
 from core.queue.client import QueueNotConfigured, get_redis
 from core.queue.inspect import dead_among, retrying_jobs
@@ -81,6 +83,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     action.add_argument(
         "--purge-dead", nargs="*", metavar="ID", help="forget dead ids (all when none given)"
     )
+    action.add_argument(
+        "--rebuild",
+        nargs="*",
+        metavar="USER",
+        help="re-sum the rollup cells from the rows and recompute the summaries (all users"
+        " when none given; in batches, resumable with --after)",
+    )
+    action.add_argument(
+        "--verify", nargs="*", metavar="USER", help="compare the rollup cells with the rows"
+    )
+    parser.add_argument("--after", metavar="ID", help="--rebuild: start after this user id")
     parser.add_argument(
         "--interval",
         type=float,
@@ -272,6 +285,30 @@ def _drain(args: argparse.Namespace, queue: JobQueue, kind: JobKind, out: TextIO
     return EXIT_FAILED if stats.failed else EXIT_OK
 
 
+def _rollups(args: argparse.Namespace, kind: JobKind, settings: Settings, out: TextIO) -> int:
+    def report(line: str) -> None:
+        sys.stderr.write(line + "\n")
+
+    engine = get_engine()
+    batch = args.batch_size or settings.drain_batch_size
+    if args.verify is not None:
+        drifted = verify(engine, report, users=args.verify or None, batch=batch)
+        _print({"drifted": drifted}, args.json, out)
+        return EXIT_FAILED if drifted else EXIT_OK
+    done = RebuildResult()
+    try:
+        rebuild(
+            engine, kind, settings, report, users=args.rebuild or None, batch=batch,
+            after=args.after, result=done,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        where = f" --after {done.last_user}" if done.last_user else ""
+        sys.stderr.write(f"\ndrain: interrupted; resume with --rebuild{where}\n")
+        return EXIT_INTERRUPTED
+    _print({"users": done.users, "cells": done.cells, "failed": done.failed}, args.json, out)
+    return EXIT_FAILED if done.failed else EXIT_OK
+
+
 def _diagnose(exc: BaseException, settings: Settings) -> QueueUnreachable:
     """Tell a wrong token (401) from a queue that is down or unreachable.
 
@@ -314,6 +351,8 @@ def _run(args: argparse.Namespace, resolve: Callable[[str], JobKind], out: TextI
         sys.stderr.write(f"drain: {exc.args[0]}\n")
         return EXIT_UNAVAILABLE
     settings = get_settings()
+    if args.rebuild is not None or args.verify is not None:
+        return _rollups(args, kind, settings, out)  # the database only: no queue needed
     try:
         queue = JobQueue(get_redis(), kind.name, settings)
         if args.watch:

@@ -96,7 +96,7 @@ def compute_summaries(txns: Iterable[Txn], *, today: datetime.date) -> dict[str,
             accumulator = accumulators[txn.currency] = CurrencyAccumulator(txn.date, today)
         accumulator.add(txn, merchant)
     return {
-        currency: _summarise(currency, accumulators[currency], today)
+        currency: summarise(currency, accumulators[currency], today)
         for currency in sorted(accumulators)
     }
 
@@ -291,7 +291,7 @@ def _largest_expense(accumulator: CurrencyAccumulator) -> LargestExpense | None:
     )
 
 
-def _summarise(
+def summarise(
     currency: str, accumulator: CurrencyAccumulator, today: datetime.date
 ) -> CurrencySummary:
     total = Totals()

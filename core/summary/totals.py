@@ -33,7 +33,7 @@ def category_of(category: str | None) -> str:
     return (category or "").strip() or UNCATEGORIZED
 
 
-def _outranks(txn: Txn, best: Txn) -> bool:
+def outranks(txn: Txn, best: Txn) -> bool:
     """Whether `txn` is a larger expense than `best`, ties broken on the data, not arrival order."""
     if txn.amount_minor != best.amount_minor:
         return txn.amount_minor < best.amount_minor
@@ -42,6 +42,13 @@ def _outranks(txn: Txn, best: Txn) -> bool:
         best.description,
         category_of(best.category),
     )
+
+
+def _totals_of[K](table: dict[K, Totals], name: K) -> Totals:
+    found = table.get(name)
+    if found is None:
+        found = table[name] = Totals()
+    return found
 
 
 class CurrencyAccumulator:
@@ -77,6 +84,38 @@ class CurrencyAccumulator:
         self.previous_month = today.year * 12 + today.month - 2
         self.previous_until = today.day
         self.previous_to_date = Totals()
+
+    def add_cell(
+        self,
+        *,
+        month: int,
+        account: str,
+        category: str,
+        merchant: str,
+        totals: Totals,
+        first_date: datetime.date,
+        last_date: datetime.date,
+        last_expense_date: datetime.date | None,
+        largest: Txn | None,
+    ) -> None:
+        """Merge a rollup cell (`core.summary.cells`): what `add` did for its transactions,
+        except `previous_to_date`, which the caller sets from last month's rows."""
+        _totals_of(self.by_month, month).merge(totals)
+        _totals_of(self.by_category, category).merge(totals)
+        _totals_of(self.by_account, account).merge(totals)
+        at_merchant = self.spending.get((merchant, month))
+        if at_merchant is None:
+            at_merchant = self.spending[merchant, month] = MerchantMonth()
+        at_merchant.merge(totals)
+        if last_expense_date is not None and last_expense_date > at_merchant.last_expense_date:
+            at_merchant.last_expense_date = last_expense_date
+        if largest is not None and (self.largest is None or outranks(largest, self.largest)):
+            self.largest = largest
+            self.largest_merchant = merchant
+        if first_date < self.first_date:
+            self.first_date = first_date
+        if last_date > self.last_date:
+            self.last_date = last_date
 
     def add(self, txn: Txn, merchant: str) -> None:
         # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.
@@ -120,7 +159,7 @@ class CurrencyAccumulator:
             if day > at_merchant.last_expense_date:
                 at_merchant.last_expense_date = day
             largest = self.largest
-            if largest is None or (amount <= largest.amount_minor and _outranks(txn, largest)):
+            if largest is None or (amount <= largest.amount_minor and outranks(txn, largest)):
                 self.largest = txn
                 self.largest_merchant = merchant
         if day < self.first_date:

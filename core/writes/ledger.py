@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 
 from core.base.models import Transaction, User, utcnow
 from core.queue import JobQueue
+from core.summary import rollups
 from core.writes.accounts import account_name, ensure_accounts
 from core.writes.users import ensure_user
 
@@ -38,17 +39,25 @@ class NewTransaction:
     account: str | None = None  # the account's name; None: the user's default account
 
 
-def mark_changed(session: Session, user_id: str) -> None:
-    """Bump the data version and mark the summary dirty (inside the caller's transaction)."""
-    session.execute(
+def mark_changed(session: Session, user_id: str, dates: Iterable[dt.date] | None) -> None:
+    """Bump the data version, mark the summary dirty and refresh the rollup cells of the months
+    holding `dates` (None: every month), inside the caller's transaction.
+
+    The UPDATE takes the user's row lock first, so the cells are re-summed by one write of the
+    user at a time, each reading what the one before committed.
+    """
+    built = session.execute(
         sa.update(User)
         .where(col(User.id) == user_id)
         .values(
             data_version=col(User.data_version) + 1,
             summary_dirty_since=sa.func.coalesce(col(User.summary_dirty_since), utcnow()),
         )
+        .returning(col(User.rollups_built))
         .execution_options(synchronize_session=False)
-    )
+    ).scalar()
+    if built:
+        rollups.refresh(session, user_id, dates)
 
 
 def row_values(
@@ -124,7 +133,7 @@ def add_transactions(session: Session, user_id: str, rows: Sequence[NewTransacti
     """Rows plus the version bump, in the caller's transaction (the caller commits)."""
     ensure_user(session, user_id)
     insert_transactions(session, user_id, rows)
-    mark_changed(session, user_id)
+    mark_changed(session, user_id, [row.date for row in rows])
 
 
 def notify_queue(queue: JobQueue | None, user_id: str) -> bool:

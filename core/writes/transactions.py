@@ -228,7 +228,7 @@ def create(
     # set of non-null columns changes (a null category every few rows meant hundreds of them).
     insert = sa.insert(Transaction).returning(Transaction).execution_options(render_nulls=True)
     rows = list(session.scalars(insert, values))
-    mark_changed(session, user_id)
+    mark_changed(session, user_id, [row.date for row in rows])
     names = account_names(session, (row.account_id for row in rows))
     ordered = sorted(rows, key=lambda r: r.id or 0)
     return [TransactionPublic.of(row, names[row.account_id]) for row in ordered]
@@ -249,6 +249,7 @@ def update(
     session: Session, user_id: str, txn_id: int, patch: TransactionUpdate
 ) -> TransactionPublic:
     row = _owned(session, user_id, txn_id)
+    was = row.date  # a new date moves the row to another month: both months change
     changes: dict[str, Any] = patch.model_dump(exclude_unset=True)
     currency = changes.get("currency", row.currency)
     if "amount" in changes:
@@ -260,7 +261,7 @@ def update(
     row.updated_at = utcnow()
     session.add(row)
     session.flush()
-    mark_changed(session, user_id)
+    mark_changed(session, user_id, [was, row.date])
     return TransactionPublic.of(row, account_names(session, [row.account_id])[row.account_id])
 
 
@@ -279,14 +280,14 @@ def _same_amount_in(row: Transaction, currency: str) -> None:
 
 
 def delete(session: Session, user_id: str, txn_id: int) -> None:
-    result = session.execute(
-        sa.delete(Transaction).where(
-            col(Transaction.id) == txn_id, col(Transaction.user_id) == user_id
-        )
-    )
-    if getattr(result, "rowcount", 0) == 0:
+    deleted = session.execute(
+        sa.delete(Transaction)
+        .where(col(Transaction.id) == txn_id, col(Transaction.user_id) == user_id)
+        .returning(col(Transaction.date))
+    ).first()
+    if deleted is None:
         raise NotFound(txn_id)
-    mark_changed(session, user_id)
+    mark_changed(session, user_id, [deleted[0]])
 
 
 def _encode_cursor(row: Transaction) -> str:

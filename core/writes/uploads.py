@@ -18,6 +18,7 @@ the OFX and the CSV export of one bank account can then be filed under the same 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from collections.abc import Iterable, Iterator
@@ -168,7 +169,10 @@ def import_statement(
     statement.skipped_count = stream.row_count - imported
     session.add(statement)
     if imported or corrected:
-        mark_changed(session, user_id)
+        # Corrections may have moved or removed rows of any month: then every month.
+        mark_changed(
+            session, user_id, None if corrected else _statement_dates(session, statement.id)
+        )
     log.info(
         "statement imported format=%s rows=%d imported=%d",
         stream.format,
@@ -176,6 +180,16 @@ def import_statement(
         imported,
     )
     return _result(statement, stream, accounts, corrected)
+
+
+def _statement_dates(session: Session, statement_id: int) -> list[dt.date]:
+    """The days the statement's rows fall on (a statement spans months, not years, mostly)."""
+    query = (
+        sa.select(col(Transaction.date))
+        .where(col(Transaction.statement_id) == statement_id)
+        .distinct()
+    )
+    return list(session.execute(query).scalars())
 
 
 def _apply_corrections(

@@ -18,6 +18,8 @@ def ensure_user(session: Session, user_id: str) -> None:
         "created_at": utcnow(),
         "data_version": 0,
         "summary_version": 0,
+        # No rows yet, so no cells: built (every write from now on keeps them current).
+        "rollups_built": True,
     }
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -53,6 +55,8 @@ def remember_email(engine: Engine, user_id: str, email: str) -> None:
         "created_at": utcnow(),
         "data_version": 0,
         "summary_version": 0,
+        # No rows yet, so no cells: built (every write from now on keeps them current).
+        "rollups_built": True,
     }
     with Session(engine) as session:
         dialect = session.get_bind().dialect.name

@@ -1,22 +1,25 @@
 """The `financial-summary` job: recompute the summaries of a whole batch of users.
 
 A batch costs a fixed number of SQL queries, whatever its size: read versions, read the
-stored summaries, read transactions, then one write transaction (lock, guarded version
-update, replace summaries, job rows, notifications). When optional notification channels are
-configured, delivery follows the commit and adds a fixed number of queries (one SELECT of
-addresses when email is on, one UPDATE of the outcomes); with none configured it adds nothing.
-Under a deadline, one more query bounds the write's wait for row locks.
+stored summaries, read last month's rows, read the rollup cells (and the rows of users whose
+cells are not built yet), then one write transaction (lock, guarded version update, the cells
+of newly built users, replace summaries, job rows, notifications). When optional notification
+channels are configured, delivery follows the commit and adds a fixed number of queries (one
+SELECT of addresses when email is on, one UPDATE of the outcomes); with none configured it adds
+nothing. Under a deadline, one more query bounds the write's wait for row locks.
 
-The transactions are never all in memory: they stream in user by user, `DRAIN_MAX_BATCH_ROWS`
-at a time, into each user's running totals (`compute_summaries` takes one pass), so the job's
-memory is flat in its users' histories.
+A user's summary comes from their rollup cells (`core/summary/cells.py`), which every write
+keeps current: its cost follows the cells (months x accounts x categories x merchants), not the
+number of transactions. A user whose cells are not built yet (data from before the rollups) is
+summed from their rows once, and the cells from that pass are stored with the summary. Cells
+and rows stream in user by user, `DRAIN_MAX_BATCH_ROWS` at a time, so memory stays flat.
 
 Under a deadline (`JobContext.deadline`) the users are computed one after the other until it
 comes; the rest are released. One user's computation is cut short when it reaches its share of
 the budget (then it is that user's failure) or the deadline (then it is released too).
 
-The read and the computation are here; `batch` holds what they collect, and `store` the write
-transaction and the channel delivery after it. The formula itself is `core/summary/figures.py`.
+`read` holds the queries, the computation is here, `batch` holds what they collect, and `store`
+the write transaction and the channel delivery after it. The formula is `core/summary/figures.py`.
 """
 
 from __future__ import annotations
@@ -25,8 +28,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
-from itertools import groupby
-from operator import itemgetter
+from itertools import chain
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,11 +37,12 @@ from sqlmodel import Session, col
 from core.base.models import User, utcnow
 from core.drain.kinds import BatchResult, JobContext
 from core.queue import ClaimedJob, Failure
-from core.summary.figures import compute_summaries
+from core.summary.cells import Cell, PreviousToDate, cells_of, summaries_from_cells
 from core.summary.shapes import CurrencySummary, Txn
 from functions import register
 from functions.financial_summary import store
-from functions.financial_summary.batch import KIND, Batch, Computed, stable
+from functions.financial_summary.batch import KIND, Batch, Computed
+from functions.financial_summary.read import last_month, read_versions, stream, stream_cells
 
 log = logging.getLogger("tally.jobs.financial_summary")
 
@@ -51,14 +54,14 @@ class _OutOfTime(Exception):
     """A user's computation reached its limit."""
 
 
-def _checked(txns: Iterable[Txn], limit: float, clock: Callable[[], float]) -> Iterator[Txn]:
-    """`txns`, raising _OutOfTime once `clock` passes `limit` (looked at every few hundred)."""
+def _checked[T](items: Iterable[T], limit: float, clock: Callable[[], float]) -> Iterator[T]:
+    """`items`, raising _OutOfTime once `clock` passes `limit` (looked at every few hundred)."""
     if clock() >= limit:
         raise _OutOfTime
-    for count, txn in enumerate(txns, start=1):
+    for count, item in enumerate(items, start=1):
         if count % CLOCK_EVERY_TRANSACTIONS == 0 and clock() >= limit:
             raise _OutOfTime
-        yield txn
+        yield item
 
 
 def _limit(ctx: JobContext, started: float) -> tuple[float | None, bool]:
@@ -70,62 +73,34 @@ def _limit(ctx: JobContext, started: float) -> tuple[float | None, bool]:
     return share_end, True
 
 
-def _ids_param(name: str) -> sa.BindParameter[Any]:
-    return sa.bindparam(name, expanding=True)
+Bound = Callable[[Iterable[Any]], Iterator[Any]]
+# How one user's summary is made, given `bound` (which stops it at its time limit).
+Summarise = Callable[[Bound], dict[str, CurrencySummary]]
 
 
-def _read_versions(session: Session, batch: Batch) -> None:
-    """The users' data versions, then their stored summaries (for the change test).
-
-    Versions before transactions: data read after the version can only be newer than the
-    version it is labelled with, so the guard may redo work but never marks stale data fresh.
-    """
-    ids = [job.id for job in batch.jobs]
-    rows = session.execute(
-        sa.select(col(User.id), col(User.data_version)).where(col(User.id).in_(_ids_param("ids"))),
-        {"ids": ids},
-    )
-    batch.versions = {uid: int(version) for uid, version in rows}
-    stored = session.execute(
-        sa.text(
-            "SELECT user_id, currency, figures FROM financial_summaries WHERE user_id IN :ids"
-        ).bindparams(_ids_param("ids")),
-        {"ids": ids},
-    )
-    for user_id, currency, figures in stored:
-        batch.previous.setdefault(user_id, {})[currency] = stable(figures)
+def _from_cells(cells: Iterable[Cell], previous: PreviousToDate) -> Summarise:
+    return lambda bound: summaries_from_cells(bound(cells), previous)
 
 
-_TRANSACTIONS = sa.text(
-    "SELECT t.user_id, t.date, t.amount_minor, t.currency, t.description, t.category, a.name "
-    "FROM transactions AS t JOIN accounts AS a ON a.id = t.account_id "
-    "WHERE t.user_id IN :ids ORDER BY t.user_id"
-).bindparams(_ids_param("ids"))
+def _from_rows(
+    batch: Batch, user_id: str, rows: Iterable[tuple[Txn, int]], today: date
+) -> Summarise:
+    """A user whose cells are not built yet: the cells summed from their rows (kept for the
+    write, which stores them with the summary), then the summary from those cells."""
 
+    def summarise(bound: Bound) -> dict[str, CurrencySummary]:
+        previous = PreviousToDate.empty(today)
 
-def _stream(
-    session: Session, ids: list[str], held_rows: int
-) -> Iterator[tuple[str, Iterator[Txn]]]:
-    """Each user's transactions, one user after the other, `held_rows` rows in memory at most.
+        def fed() -> Iterator[tuple[Txn, int]]:
+            for txn, account_id in bound(rows):
+                previous.add(txn.currency, txn.date, txn.amount_minor)
+                yield txn, account_id
 
-    One query whatever the batch: on Postgres a server-side cursor hands the rows over
-    `held_rows` at a time (a named cursor inside the read transaction, which a transaction-mode
-    pooler allows), so the job's memory does not grow with its users' histories. A user
-    without transactions does not appear.
-    """
-    result = session.execute(_TRANSACTIONS.execution_options(yield_per=held_rows), {"ids": ids})
-    try:
-        for user_id, rows in groupby(result, key=itemgetter(0)):
-            yield str(user_id), (_txn(row) for row in rows)
-    finally:
-        result.close()
+        cells = cells_of(fed())
+        batch.new_cells[user_id] = cells
+        return summaries_from_cells(cells.values(), previous)
 
-
-def _txn(row: Any) -> Txn:
-    _, day, amount, currency, description, category, account = row
-    if isinstance(day, str):  # SQLite hands dates back as text through a raw query
-        day = datetime.strptime(day, "%Y-%m-%d").date()
-    return Txn(day, int(amount), currency, description or "", category, str(account))
+    return summarise
 
 
 # The money columns of financial_summaries are BIGINT.
@@ -147,7 +122,8 @@ def _beyond_columns(summaries: dict[str, CurrencySummary]) -> str | None:
 
 
 def _compute(session: Session, batch: Batch, ctx: JobContext) -> None:
-    """Every user's summary, as their transactions stream in; users without any last."""
+    """Every user's summary: built users' from their cells, the others' from their rows (as
+    those stream in); users with neither last."""
     today = datetime.fromtimestamp(ctx.clock(), UTC).date()
     known = [job.id for job in batch.jobs if job.id in batch.versions]
     for job in batch.jobs:
@@ -158,52 +134,73 @@ def _compute(session: Session, batch: Batch, ctx: JobContext) -> None:
     def release_the_rest() -> None:
         batch.released = [uid for uid in known if uid not in done]
 
-    for user_id, rows in _stream(session, known, ctx.settings.drain_max_batch_rows):
-        if not _compute_one(batch, user_id, rows, ctx, today):
+    built = [uid for uid in known if uid in batch.built]
+    unbuilt = [uid for uid in known if uid not in batch.built]
+    held = ctx.settings.drain_max_batch_rows
+    previous = last_month(session, built, today)
+    sources = chain(
+        (
+            (uid, _from_cells(cells, previous[uid]))
+            for uid, cells in stream_cells(session, built, held)
+        ),
+        (
+            (uid, _from_rows(batch, uid, rows, today))
+            for uid, rows in stream(session, unbuilt, held)
+        ),
+    )
+    for user_id, summarise in sources:
+        if not _compute_one(batch, user_id, summarise, ctx):
             return release_the_rest()
         done.add(user_id)
     for user_id in known:
         if user_id not in done:
-            if not _compute_one(batch, user_id, iter(()), ctx, today):
+            empty = _from_rows(batch, user_id, (), today) if user_id in unbuilt else None
+            nothing = empty or _from_cells((), PreviousToDate.empty(today))
+            if not _compute_one(batch, user_id, nothing, ctx):
                 return release_the_rest()
             done.add(user_id)
     return None
 
 
-def _compute_one(
-    batch: Batch, user_id: str, rows: Iterator[Txn], ctx: JobContext, today: date
-) -> bool:
+def _compute_one(batch: Batch, user_id: str, summarise: Summarise, ctx: JobContext) -> bool:
     """One user's summary, failure or nothing; False when the deadline came first."""
     now = ctx.monotonic()
     if ctx.deadline is not None and now >= ctx.deadline:
         return False
     limit, own_share = _limit(ctx, now)
-    counted = _Counted(rows)
+    counted = _Counted()
+
+    def bound(items: Iterable[Any]) -> Iterator[Any]:
+        counting = counted.wrap(items)
+        return counting if limit is None else _checked(counting, limit, ctx.monotonic)
+
     started = time.perf_counter()
     try:
-        bounded = counted if limit is None else _checked(counted, limit, ctx.monotonic)
-        summaries = compute_summaries(bounded, today=today)
+        summaries = summarise(bound)
     except _OutOfTime:
         if not own_share:  # the deadline, not this user, cut it short
             return False
         share = ctx.share_seconds or 0.0
         error = (
             f"the summary took longer than its share of the drain's budget ({share:.1f}s); "
-            f"stopped after {counted.count} transactions"
+            f"stopped after {counted.count} rows"
         )
         log.warning("summary for one user stopped: %s", error)
         batch.failures[user_id] = Failure(user_id, error)
+        batch.new_cells.pop(user_id, None)
         return True
     except sa.exc.SQLAlchemyError:
         raise  # the rows stream in during the computation: the database's failure, not theirs
     except Exception as exc:  # noqa: BLE001 - one user's failure must not fail the batch
         log.warning("summary for one user failed: %s", type(exc).__name__)
         batch.failures[user_id] = Failure(user_id, f"{type(exc).__name__}: {exc}")
+        batch.new_cells.pop(user_id, None)
         return True
     too_large = _beyond_columns(summaries)
     if too_large:
         # Failing here fails this user alone; the batch's write would fail everyone's.
         batch.failures[user_id] = Failure(user_id, too_large)
+        batch.new_cells.pop(user_id, None)
         return True
     batch.computed[user_id] = Computed(
         version=batch.versions[user_id],
@@ -215,18 +212,17 @@ def _compute_one(
 
 
 class _Counted:
-    """An iterator of transactions that counts what it handed out (for the error message)."""
+    """Counts the rows (transactions or cells) a user's computation was handed."""
 
-    __slots__ = ("_rows", "count")
+    __slots__ = ("count",)
 
-    def __init__(self, rows: Iterator[Txn]) -> None:
-        self._rows = rows
+    def __init__(self) -> None:
         self.count = 0
 
-    def __iter__(self) -> Iterator[Txn]:
-        for txn in self._rows:
+    def wrap(self, items: Iterable[Any]) -> Iterator[Any]:
+        for item in items:
             self.count += 1
-            yield txn
+            yield item
 
 
 class FinancialSummaryJob:
@@ -237,7 +233,7 @@ class FinancialSummaryJob:
         batch = Batch(jobs=jobs, clock_started=time.perf_counter())
         changed: set[str] = set()
         with Session(ctx.engine) as session:
-            _read_versions(session, batch)
+            read_versions(session, batch)
             _compute(session, batch, ctx)
             session.rollback()  # end the read transaction before the write
             if batch.computed or batch.failures:  # nothing to write when all were released

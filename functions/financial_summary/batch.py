@@ -13,6 +13,7 @@ from typing import Any
 
 from core.notify.channels import OutgoingNotification
 from core.queue import ClaimedJob, Failure
+from core.summary.cells import Cell, CellKey
 from core.summary.shapes import CurrencySummary
 
 KIND = "financial-summary"
@@ -40,6 +41,10 @@ class Computed:
 class Batch:
     jobs: Sequence[ClaimedJob]
     versions: dict[str, int] = field(default_factory=dict)
+    # Users whose rollup cells are built: their summary is read from the cells, not the rows.
+    built: set[str] = field(default_factory=set)
+    # Cells summed from the rows of users not built yet; stored with the summary (`store`).
+    new_cells: dict[str, dict[CellKey, Cell]] = field(default_factory=dict)
     computed: dict[str, Computed] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)
     previous: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)

@@ -18,7 +18,15 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.base.bulk import insert_rows
-from core.base.models import BackgroundJob, FinancialSummary, JobStatus, Notification, User, utcnow
+from core.base.models import (
+    BackgroundJob,
+    FinancialSummary,
+    JobStatus,
+    Notification,
+    SummaryRollup,
+    User,
+    utcnow,
+)
 from core.drain.kinds import JobContext
 from core.notify.channels import (
     Channel,
@@ -30,6 +38,7 @@ from core.notify.channels import (
 )
 from core.notify.inbox import summary_notification
 from core.queue.retry import Next, next_step
+from core.summary.rollups import cell_rows, storable
 from functions.financial_summary.batch import KIND, Batch, Computed, stable
 
 log = logging.getLogger("tally.jobs.financial_summary")
@@ -92,6 +101,36 @@ def _guard_postgres(session: Session, ids: list[str], versions: list[int]) -> se
     session.execute(_LOCK_USERS, {"ids": ids})
     rows = session.execute(_GUARDED_VERSIONS, {"ids": ids, "versions": versions})
     return {str(row[0]) for row in rows}
+
+
+def _build_cells(session: Session, batch: Batch) -> None:
+    """Store the cells summed from the rows of users not built yet, and mark them built, for
+    each user whose data did not change since it was read (after the guard, so the user's row
+    is locked; a write that bumps the version later sees the flag and refreshes its months).
+    A user whose data moved keeps no cells: the next computation builds them."""
+    built = []
+    for user_id in sorted(batch.new_cells):
+        computed = batch.computed.get(user_id)
+        if computed is None or not storable(batch.new_cells[user_id].values()):
+            continue
+        update = (
+            sa.update(User)
+            .where(
+                col(User.id) == user_id,
+                col(User.data_version) == computed.version,
+                col(User.rollups_built).is_(False),
+            )
+            .values(rollups_built=True)
+            .returning(col(User.id))
+            .execution_options(synchronize_session=False)
+        )
+        if session.execute(update).first() is not None:
+            built.append(user_id)
+    if not built:
+        return
+    session.execute(sa.delete(SummaryRollup).where(col(SummaryRollup.user_id).in_(built)))
+    rows = [row for uid in built for row in cell_rows(uid, batch.new_cells[uid].values())]
+    insert_rows(session, SummaryRollup, rows)
 
 
 def _summary_rows(user_id: str, computed: Computed, now: datetime) -> list[dict[str, Any]]:
@@ -180,6 +219,7 @@ def write_batch(session: Session, batch: Batch, ctx: JobContext, started: dateti
         # A lock another drain holds must not keep this one past its deadline.
         session.execute(_LOCK_WAIT, {"value": f"{int(WRITE_LOCK_WAIT_SECONDS * 1000)}ms"})
     winners = _guard(session, batch)
+    _build_cells(session, batch)
     changed = {uid for uid in winners if _changed(batch, uid)}
     now = utcnow()
     if winners:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-import functions.financial_summary as job_module
+import functions.financial_summary.read as read_module
 from core.drain.runner import DrainOptions, StopReason, run
 from core.queue import ClaimedJob
 from functions import get_kind
@@ -71,17 +71,17 @@ def test_the_database_failing_mid_stream_is_no_users_failure(
     # the batch like any database outage, not fail the user whose rows were streaming.
     world.settings = world.settings.model_copy(update={"drain_max_batch_rows": 100})
     world.seed(users=4, per_user=300)
-    real = job_module._txn
+    real = read_module._cell
     seen = 0
 
     def flaky(row: Any) -> Any:
         nonlocal seen
         seen += 1
-        if seen == 500:
+        if seen == 150:
             raise sa.exc.OperationalError("FETCH", {}, Exception("server closed the connection"))
         return real(row)
 
-    monkeypatch.setattr(job_module, "_txn", flaky)
+    monkeypatch.setattr(read_module, "_cell", flaky)
     stats = run(KIND, "test", DrainOptions(batch_size=4), world.settings)
     assert (stats.claimed, stats.released, stats.retried) == (4, 4, 0)
     assert stats.stop_reason is StopReason.ERROR

@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 import functions.financial_summary as job_module
+import functions.financial_summary.read as read_module
 from core.drain.runner import DrainOptions, StopReason, drain, run
 from core.queue import ClaimedJob
-from core.summary.figures import compute_summaries
+from core.summary.cells import summaries_from_cells
+from core.writes import transactions
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
@@ -130,8 +132,10 @@ def test_deleting_every_transaction_of_a_currency_removes_its_summary(world: Wor
     (uid,) = world.seed(users=1, per_user=30)
     drain_all()
     with Session(world.engine) as session:
-        session.execute(sa.text("DELETE FROM transactions WHERE currency = 'JPY'"))
-        session.execute(sa.text("UPDATE users SET data_version = data_version + 1"))
+        for (txn_id,) in session.execute(
+            sa.text("SELECT id FROM transactions WHERE currency = 'JPY'")
+        ):
+            transactions.delete(session, uid, int(txn_id))
         session.commit()
     world.queue.enqueue(uid)
     drain_all()
@@ -158,17 +162,17 @@ def test_one_failing_user_does_not_fail_the_batch(
     users = world.seed(users=4, per_user=5)
     poison = users[1]
 
-    def compute(txns: Any, *, today: dt.date) -> Any:
-        txns = list(txns)
-        if txns and any(t.description == "POISON" for t in txns):
+    def compute(cells: Any, previous: Any) -> Any:
+        cells = list(cells)
+        if any(cell.merchant == "Poison" for cell in cells):
             raise ValueError("cannot summarise this user")
-        return compute_summaries(txns, today=today)
+        return summaries_from_cells(cells, previous)
 
     with Session(world.engine) as session:
         row = NewTransaction(dt.date(2025, 1, 2), -100, "USD", "POISON")
         add_transactions(session, poison, [row])
         session.commit()
-    monkeypatch.setattr(job_module, "compute_summaries", compute)
+    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
     stats = drain_all(batch_size=10)
     assert (stats.succeeded, stats.retried) == (3, 1)
     failed = world.rows("SELECT status, error FROM background_jobs WHERE user_id = :u", u=poison)
@@ -186,14 +190,15 @@ def test_version_guard_when_two_computations_finish_out_of_order(
     old_started, release_old = threading.Event(), threading.Event()
     calls: list[int] = []
 
-    def compute(txns: Any, *, today: dt.date) -> Any:
+    def compute(cells: Any, previous: Any) -> Any:
+        cells = list(cells)  # read its data
         calls.append(1)
         if len(calls) == 1:  # the first (older) computation stalls after reading its data
             old_started.set()
             assert release_old.wait(20)
-        return compute_summaries(txns, today=today)
+        return summaries_from_cells(cells, previous)
 
-    monkeypatch.setattr(job_module, "compute_summaries", compute)
+    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
     job = ClaimedJob(uid, 1)
     old = threading.Thread(target=KIND.run, args=([job], world.context("old")))
     old.start()
@@ -217,13 +222,14 @@ def test_computation_overtaken_by_a_write_keeps_the_user_dirty(
 ) -> None:
     (uid,) = world.seed(users=1, per_user=5, enqueue=False)
 
-    def compute(txns: Any, *, today: dt.date) -> Any:
+    def compute(cells: Any, previous: Any) -> Any:
+        cells = list(cells)
         with Session(world.engine) as session:  # a write lands while we compute
             add_transactions(session, uid, [NewTransaction(dt.date(2025, 3, 1), -5, "USD")])
             session.commit()
-        return compute_summaries(txns, today=today)
+        return summaries_from_cells(cells, previous)
 
-    monkeypatch.setattr(job_module, "compute_summaries", compute)
+    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
     KIND.run([ClaimedJob(uid, 1)], world.context())
     (data_version, summary_version, dirty) = world.rows(
         "SELECT data_version, summary_version, summary_dirty_since FROM users"
@@ -240,9 +246,9 @@ def test_sql_queries_per_batch_do_not_grow_with_batch_size(
     counter = QueryCounter(world.engine, monkeypatch)
     result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.ok) == batch
-    # versions, transactions, stored summaries, lock, guard, delete, then three COPYs:
-    # summaries, jobs, notifications
-    assert counter.count == 9
+    # versions, stored summaries, last month's rows, rollup cells, lock, guard, delete, then
+    # three COPYs: summaries, jobs, notifications
+    assert counter.count == 10
     assert counter.copies == 3
 
 
@@ -333,7 +339,7 @@ def test_a_batch_that_fails_as_a_whole_stops_the_run(
     def down(*args: Any, **kwargs: Any) -> Any:
         raise sa.exc.OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr(job_module, "_read_versions", down)
+    monkeypatch.setattr(job_module, "read_versions", down)
     stats = drain_all(batch_size=4)
 
     # An unreachable database is nobody's failure: the batch goes back, no attempt counted.
@@ -353,7 +359,7 @@ def test_a_batch_that_raises_a_bug_fails_and_stops_the_run(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(job_module, "_read_versions", broken)
+    monkeypatch.setattr(job_module, "read_versions", broken)
     stats = drain_all(batch_size=4)
 
     assert (stats.claimed, stats.retried, stats.stop_reason) == (4, 4, StopReason.ERROR)
@@ -392,13 +398,13 @@ def test_a_job_alone_in_its_batch_records_the_batch_s_time(
     """duration_ms is the job's own computation plus its share of the batch's reads and writes:
     a user alone in a batch that took 7 ms took 7 ms, not the computation's fraction of one."""
     (uid,) = world.seed(users=1, per_user=2, enqueue=False)
-    read_versions = job_module._read_versions
+    read_versions = read_module.read_versions
 
     def slow_read(session: Any, batch: Any) -> None:
         time.sleep(0.007)
         read_versions(session, batch)
 
-    monkeypatch.setattr(job_module, "_read_versions", slow_read)
+    monkeypatch.setattr(job_module, "read_versions", slow_read)
     KIND.run([ClaimedJob(uid, 1)], world.context())
     ((ms, started, finished),) = world.rows(
         "SELECT duration_ms, started_at, finished_at FROM background_jobs"
@@ -420,15 +426,15 @@ def test_the_jobs_of_a_batch_add_up_to_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = world.seed(users=3, per_user=3, enqueue=False)
-    real = compute_summaries
+    real = summaries_from_cells
     sleeps = iter([0.007, 0.0, 0.0])
 
-    def sleepy(txns: Any, *, today: dt.date) -> Any:
-        rows = list(txns)
+    def sleepy(cells: Any, previous: Any) -> Any:
+        rows = list(cells)
         time.sleep(next(sleeps))
-        return real(rows, today=today)
+        return real(rows, previous)
 
-    monkeypatch.setattr(job_module, "compute_summaries", sleepy)
+    monkeypatch.setattr(job_module, "summaries_from_cells", sleepy)
     KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     rows = world.rows("SELECT duration_ms, started_at, finished_at FROM background_jobs")
     durations = [ms for ms, _, _ in rows]

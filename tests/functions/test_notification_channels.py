@@ -205,7 +205,7 @@ def test_channels_add_a_fixed_number_of_queries_per_batch(
         counter = QueryCounter(world.engine, monkeypatch)
         result = KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     assert len(result.changed) == batch
-    # the 9 of a batch without channels, + the address SELECT (email only) + the results UPDATE
-    assert counter.count == 9 + extra
+    # the 10 of a batch without channels, + the address SELECT (email only) + the results UPDATE
+    assert counter.count == 10 + extra
     assert len(receiver.received) == batch
     assert len(ses) == (batch if email else 0)

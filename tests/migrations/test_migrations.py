@@ -21,6 +21,7 @@ TABLES = {
     "transactions",
     "statements",
     "financial_summaries",
+    "summary_rollups",
     "background_jobs",
     "drain_runs",
     "notifications",

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api._http.app import create_app
@@ -270,3 +271,34 @@ def test_a_failed_job_is_named_with_its_error_not_only_counted(world: World) -> 
     assert "attempt=1/" in failed[0]
     assert "error=" in failed[0]
     assert good not in done.stderr
+
+
+def test_verify_finds_rows_changed_behind_the_app_and_rebuild_mends_them(world: World) -> None:
+    users = world.seed(users=3, per_user=4, enqueue=False)
+    assert drain_cli("--verify").returncode == 0
+    # A row changed behind the app's back (a manual UPDATE): the cells no longer match.
+    with world.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE transactions SET amount_minor = amount_minor - 100 WHERE id = "
+                "(SELECT min(id) FROM transactions WHERE user_id = :u)"
+            ),
+            {"u": users[1]},
+        )
+    found = drain_cli("--verify", "--json")
+    assert found.returncode == 1, found.stderr
+    assert list(json.loads(found.stdout)["drifted"]) == [users[1]]
+    mended = drain_cli("--rebuild", "--json")
+    assert mended.returncode == 0, mended.stderr
+    assert json.loads(mended.stdout)["users"] == 3
+    assert "rebuilt 3/3 users" in mended.stderr
+    assert drain_cli("--verify").returncode == 0
+    # The summary was recomputed from the mended cells, though the data version never moved.
+    expected = sum(t.amount_minor for t in world.expected[users[1]]) - 100
+    net = world.scalar(
+        "SELECT sum(net_minor) FROM financial_summaries WHERE user_id = :u", u=users[1]
+    )
+    assert net == expected
+    one = drain_cli("--rebuild", users[0], "nobody", "--json")
+    assert one.returncode == 1
+    assert json.loads(one.stdout)["failed"] == ["nobody: no such user"]

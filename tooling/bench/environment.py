@@ -30,7 +30,7 @@ from tooling.upstash_local import LocalUpstash
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # Numbered as DESIGN.md's figures; 9 is the built Vercel function.
-ALL_SECTIONS = frozenset({*range(1, 8), 9, 10, 11})
+ALL_SECTIONS = frozenset(range(1, 12))
 # The settings' own upload limits, kept unless the generated statement needs more.
 DEFAULT_UPLOAD_MAX_BYTES = 4 * 1024 * 1024
 DEFAULT_UPLOAD_MAX_ROWS = 50_000
@@ -55,6 +55,8 @@ class BenchConfig:
     # Section 10: transactions per user at each step, and users (None: one default batch).
     memory_rows: tuple[int, ...] = (50, 500, 5000, 10000)
     memory_users: int | None = None
+    # Section 8: transactions per user at each step.
+    history_rows: tuple[int, ...] = (50, 500, 5000, 10000)
     sections: frozenset[int] = ALL_SECTIONS
     pg_url: str = DEFAULT_PG_URL
     redis_url: str = DEFAULT_REDIS_URL

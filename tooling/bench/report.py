@@ -152,6 +152,22 @@ class FreshnessFigures(TypedDict):
     kicks_off: FreshnessSide
 
 
+class HistoryPoint(TypedDict):
+    rows_per_user: int
+    users: int
+    drain_users_per_second: float
+    drain_ms_per_user: float
+    change_write_ms: float  # one new transaction through the write path (refreshes its month)
+    change_recompute_ms: float  # the job for that one user afterwards
+    samples_change_recompute_seconds: list[float]
+
+
+class HistoryFigures(TypedDict):
+    points: list[HistoryPoint]
+    recompute_ratio_largest_to_smallest: float
+    drain_ms_ratio_largest_to_smallest: float
+
+
 class BuiltSide(TypedDict):
     first_answer_seconds: float  # interpreter start to the first answered request (median)
     import_seconds: float  # interpreter start to the handler module imported (median)
@@ -208,6 +224,7 @@ class Sections(TypedDict, total=False):
     statement_import: ImportFigures | Unavailable
     write_path: WritePathFigures | Unavailable
     freshness: FreshnessFigures
+    history: HistoryFigures
     built_function: BuiltFunctionFigures | Unavailable
     memory: MemoryFigures
     connection: ConnectionFigures | Unavailable
@@ -271,6 +288,13 @@ TARGETS: tuple[tuple[str, str, str, Literal["<=", ">="], float], ...] = (
         3.0,
     ),
     ("extra Upstash requests per write (kick)", "freshness", "extra_requests_per_write", "<=", 2.0),
+    (
+        "one change's recompute, largest vs smallest history (x)",
+        "history",
+        "recompute_ratio_largest_to_smallest",
+        "<=",
+        2.0,
+    ),
     ("built function cold start vs bare FastAPI (x)", "built_function", "ratio", "<=", 1.5),
     (
         "drain peak memory, largest vs smallest history (x)",

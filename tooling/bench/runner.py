@@ -13,6 +13,7 @@ from tooling.bench.cold import measure_cold_start
 from tooling.bench.connection import measure_connection
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.freshness import measure_freshness
+from tooling.bench.history import measure_history
 from tooling.bench.memory import measure_memory
 from tooling.bench.report import Meta, Report, Sections, evaluate
 from tooling.bench.statement_import import measure_import
@@ -58,6 +59,8 @@ def run_benchmark(config: BenchConfig, command: str, echo: Echo) -> Report:
             sections["write_path"] = measure_write_path(env, config, echo)
         if 7 in config.sections:
             sections["freshness"] = measure_freshness(env, config, echo)
+        if 8 in config.sections:
+            sections["history"] = measure_history(env, config, echo)
         if 9 in config.sections:
             sections["built_function"] = measure_built_function(
                 config.built_runs, echo, config.built_bytecode

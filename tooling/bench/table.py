@@ -12,6 +12,7 @@ from tooling.bench.report import (
     DrainFigures,
     FreshnessFigures,
     FreshnessSide,
+    HistoryFigures,
     IdleTickFigures,
     ImportFigures,
     MemoryFigures,
@@ -141,6 +142,22 @@ def _fresh(f: FreshnessFigures) -> list[Row]:
     ]
 
 
+def _history(f: HistoryFigures) -> list[Row]:
+    rows: list[Row] = []
+    for p in f["points"]:
+        label = f"{p['users']} users x {p['rows_per_user']:,} txns"
+        drain = (
+            f"drain {p['drain_users_per_second']:,.0f} users/s ({p['drain_ms_per_user']:.2f} ms)"
+        )
+        change = f"one change: write {p['change_write_ms']:.1f} ms, recompute"
+        rows.append((label, f"{drain}; {change} {p['change_recompute_ms']:.2f} ms"))
+    rows.append(
+        ("ratio largest / smallest", f"recompute {f['recompute_ratio_largest_to_smallest']:.2f}x,"
+         f" drain per user {f['drain_ms_ratio_largest_to_smallest']:.2f}x")
+    )  # fmt: skip
+    return rows
+
+
 def _built(f: BuiltFunctionFigures) -> list[Row]:
     mb = 1_000_000
     tally, bare = f["tally"], f["bare"]
@@ -188,6 +205,7 @@ _SECTIONS: tuple[tuple[str, str, Callable[[Any], list[Row]]], ...] = (
     ("statement_import", "5. Statement import", _import),
     ("write_path", "6. Write-path enqueue overhead", _writes),
     ("freshness", "7. Freshness: write to fresh summary", _fresh),
+    ("history", "8. History: drain and one change by history size", _history),
     ("built_function", "9. Built Vercel function", _built),
     ("memory", "10. Drain peak memory by history", _memory),
     ("connection", "11. Summary read: pooled vs new connection", _connection),

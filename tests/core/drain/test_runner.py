@@ -22,8 +22,7 @@ import functions.financial_summary as job_module
 from core.base.db import make_engine
 from core.drain.kinds import JobContext
 from core.drain.runner import LEASE_GRACE_SECONDS, DrainOptions, DrainStats, StopReason, drain
-from core.summary.figures import compute_summaries
-from core.summary.shapes import Txn
+from core.summary.cells import Cell, PreviousToDate, summaries_from_cells
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
@@ -57,19 +56,30 @@ def run_drain(
 def slow_computation(
     monkeypatch: pytest.MonkeyPatch, clock: Clock, seconds_per_txn: float
 ) -> list[int]:
-    """Each transaction the summary reads moves the clock on; returns the users' row counts."""
+    """Each rollup cell the summary reads moves the clock on (`seed` gives every transaction a
+    cell of its own); returns the users' cell counts."""
     seen: list[int] = []
 
-    def compute(txns: Iterable[Txn], *, today: dt.date) -> Any:
+    def compute(cells: Iterable[Cell], previous: PreviousToDate) -> Any:
         rows = []
-        for txn in txns:
+        for cell in cells:
             clock.now += seconds_per_txn
-            rows.append(txn)
+            rows.append(cell)
         seen.append(len(rows))
-        return compute_summaries(rows, today=today)
+        return summaries_from_cells(rows, previous)
 
-    monkeypatch.setattr(job_module, "compute_summaries", compute)
+    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
     return seen
+
+
+def _merchant(i: int) -> str:
+    """A merchant name of its own for each i (letters only: trailing numbers are noise)."""
+    letters = ""
+    while True:
+        letters += "abcdefghijklmnopqrstuvwxyz"[i % 26]
+        i //= 26
+        if not i:
+            return f"Shop {letters}"
 
 
 def attempts(upstash: UpstashHandle, ids: Iterable[str]) -> dict[str, int]:
@@ -85,7 +95,7 @@ def seed(world: World, counts: list[int], tag: str) -> list[str]:
     with Session(world.engine) as session:
         for uid, count in zip(ids, counts, strict=True):
             rows = [
-                NewTransaction(dt.date(2025, 1, 1 + i % 28), -100 - i, "USD", "Shop")
+                NewTransaction(dt.date(2025, 1, 1 + i % 28), -100 - i, "USD", _merchant(i))
                 for i in range(count)
             ]
             add_transactions(session, uid, rows)

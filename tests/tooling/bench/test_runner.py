@@ -21,6 +21,7 @@ from tooling.bench.report import (
     ConnectionFigures,
     DrainFigures,
     FreshnessFigures,
+    HistoryFigures,
     IdleTickFigures,
     ImportFigures,
     MemoryFigures,
@@ -36,6 +37,7 @@ TINY = (
     *("--built-runs", "1"),
     *("--memory-rows", "5,40", "--memory-users", "10"),
     *("--fresh-users", "6", "--bursts", "2", "--burst-writes", "10"),
+    *("--history-rows", "5,40"),
 )
 SECTIONS: dict[str, Any] = {
     "drain": DrainFigures,
@@ -45,6 +47,7 @@ SECTIONS: dict[str, Any] = {
     "statement_import": ImportFigures,
     "write_path": WritePathFigures,
     "freshness": FreshnessFigures,
+    "history": HistoryFigures,
     "built_function": BuiltFunctionFigures,
     "memory": MemoryFigures,
     "connection": ConnectionFigures,
@@ -135,7 +138,9 @@ def test_the_table_shows_every_section_and_target(run: tuple[dict[str, Any], str
         assert title in table
     for title in ("Statement import", "Write-path enqueue overhead", "Built Vercel function"):
         assert title in table
-    for title in ("Freshness: write to fresh summary", "Drain peak memory"):
+    for title in ("Freshness: write to fresh summary", "History: drain and one change"):
+        assert title in table
+    for title in ("Drain peak memory",):
         assert title in table
     for title in ("Summary read: pooled vs new connection",):
         assert title in table
@@ -166,6 +171,15 @@ def test_freshness_waits_for_the_tick_only_without_kicks(run: tuple[dict[str, An
     assert on["recomputations_per_burst_max"] >= 1
     assert len(on["samples_single_seconds"]) == 6
     assert len(on["samples_burst_seconds"]) == 2
+
+
+def test_history_is_measured_per_size(run: tuple[dict[str, Any], str]) -> None:
+    history = run[0]["sections"]["history"]
+    assert [p["rows_per_user"] for p in history["points"]] == [5, 40]
+    for point in history["points"]:
+        assert point["users"] >= 5
+        assert point["change_recompute_ms"] > 0
+        assert point["change_write_ms"] > 0
 
 
 def test_the_pooled_side_reuses_its_connection(run: tuple[dict[str, Any], str]) -> None:
