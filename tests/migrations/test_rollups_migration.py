@@ -83,7 +83,7 @@ def _check(url: str) -> None:
         with engine.connect() as conn:
             built = conn.execute(sa.text("SELECT count(*) FROM users WHERE rollups_built")).scalar()
         assert built == 0  # nothing is built by the migration itself
-        settings = Settings(_env_file=None, database_url=url)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, database_url=url)
         ctx = JobContext(
             kind=KIND.name, run_id="m", trigger="test", settings=settings, engine=engine
         )

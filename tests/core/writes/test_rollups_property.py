@@ -187,7 +187,7 @@ def test_the_cells_give_the_rows_summary_after_every_step(
     engine: Engine, plan: list[object]
 ) -> None:
     user = f"prop-{uuid.uuid4().hex[:10]}"
-    settings_ = Settings(_env_file=None, database_url="sqlite://")  # type: ignore[call-arg]
+    settings_ = Settings(_env_file=None, database_url="sqlite://")
     with Session(engine) as session:
         for step in plan:
             _apply(session, user, step, settings_)
