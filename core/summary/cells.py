@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from core.summary.figures import summarise
 from core.summary.merchants import normalise_merchant
 from core.summary.shapes import CurrencySummary, Txn
-from core.summary.totals import CurrencyAccumulator, Totals, category_of, outranks
+from core.summary.totals import CellRow, CurrencyAccumulator, Totals, category_of, outranks
 
 # (currency, month index, account id, category, merchant): a cell's place.
 CellKey = tuple[str, int, int, str, str]
@@ -41,6 +41,16 @@ class Cell:
     expenses: int = 0  # positive
     last_expense_date: datetime.date | None = None
     largest: Txn | None = None  # the cell's largest expense (a negative amount)
+
+    @property
+    def row(self) -> CellRow:
+        top = self.largest
+        return (
+            self.currency, self.month, self.account, self.category, self.merchant, self.count,
+            self.income, self.expenses, self.first_date, self.last_date, self.last_expense_date,
+            top.amount_minor if top else None, top.date if top else None,
+            top.description if top else "",
+        )  # fmt: skip
 
     @property
     def key(self) -> CellKey:
@@ -129,23 +139,20 @@ def summaries_from_cells(
     cells: Iterable[Cell], previous: PreviousToDate
 ) -> dict[str, CurrencySummary]:
     """Every figure of one user's summary from their cells; keys in sorted order."""
+    return summaries_from_rows((cell.row for cell in cells), previous)
+
+
+def summaries_from_rows(
+    rows: Iterable[CellRow], previous: PreviousToDate
+) -> dict[str, CurrencySummary]:
+    """`summaries_from_cells` from cells as rows (`Cell.row`), as the drain reads them."""
     today = previous.today
     accumulators: dict[str, CurrencyAccumulator] = {}
-    for cell in cells:
-        accumulator = accumulators.get(cell.currency)
+    for row in rows:
+        accumulator = accumulators.get(row[0])
         if accumulator is None:
-            accumulator = accumulators[cell.currency] = CurrencyAccumulator(cell.first_date, today)
-        accumulator.add_cell(
-            month=cell.month,
-            account=cell.account,
-            category=cell.category,
-            merchant=cell.merchant,
-            totals=Totals(cell.income, cell.expenses, cell.count),
-            first_date=cell.first_date,
-            last_date=cell.last_date,
-            last_expense_date=cell.last_expense_date,
-            largest=cell.largest,
-        )
+            accumulator = accumulators[row[0]] = CurrencyAccumulator(row[8], today)
+        accumulator.add_cell(row)
     to_date: Mapping[str, Totals] = previous.totals
     for currency, accumulator in accumulators.items():
         accumulator.previous_to_date = to_date.get(currency) or Totals()

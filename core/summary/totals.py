@@ -44,11 +44,25 @@ def outranks(txn: Txn, best: Txn) -> bool:
     )
 
 
-def _totals_of[K](table: dict[K, Totals], name: K) -> Totals:
-    found = table.get(name)
-    if found is None:
-        found = table[name] = Totals()
-    return found
+# A rollup cell as the accumulator reads it (`core.summary.cells.Cell.row`, or a database row):
+# currency, month index, account name, category, merchant, count, income, expenses, first date,
+# last date, last expense's date, and the largest expense's amount, date and description.
+CellRow = tuple[
+    str,
+    int,
+    str,
+    str,
+    str,
+    int,
+    int,
+    int,
+    datetime.date,
+    datetime.date,
+    datetime.date | None,
+    int | None,
+    datetime.date | None,
+    str,
+]
 
 
 class CurrencyAccumulator:
@@ -85,37 +99,52 @@ class CurrencyAccumulator:
         self.previous_until = today.day
         self.previous_to_date = Totals()
 
-    def add_cell(
-        self,
-        *,
-        month: int,
-        account: str,
-        category: str,
-        merchant: str,
-        totals: Totals,
-        first_date: datetime.date,
-        last_date: datetime.date,
-        last_expense_date: datetime.date | None,
-        largest: Txn | None,
-    ) -> None:
-        """Merge a rollup cell (`core.summary.cells`): what `add` did for its transactions,
-        except `previous_to_date`, which the caller sets from last month's rows."""
-        _totals_of(self.by_month, month).merge(totals)
-        _totals_of(self.by_category, category).merge(totals)
-        _totals_of(self.by_account, account).merge(totals)
+    def add_cell(self, row: CellRow) -> None:
+        """Merge a rollup cell (`core.summary.cells`, as a `CellRow`): what `add` did for its
+        transactions, except `previous_to_date`, which the caller sets from last month's rows.
+        Inlined like `add`: this runs once per cell, and a drain reads hundreds per user."""
+        (currency, month, account, category, merchant, count, income, expenses, first, last,
+         last_expense, top_amount, top_date, top_description) = row  # fmt: skip
+        in_month = self.by_month.get(month)
+        if in_month is None:
+            in_month = self.by_month[month] = Totals()
+        in_month.income += income
+        in_month.expenses += expenses
+        in_month.count += count
+        in_category = self.by_category.get(category)
+        if in_category is None:
+            in_category = self.by_category[category] = Totals()
+        in_category.income += income
+        in_category.expenses += expenses
+        in_category.count += count
+        in_account = self.by_account.get(account)
+        if in_account is None:
+            in_account = self.by_account[account] = Totals()
+        in_account.income += income
+        in_account.expenses += expenses
+        in_account.count += count
         at_merchant = self.spending.get((merchant, month))
         if at_merchant is None:
             at_merchant = self.spending[merchant, month] = MerchantMonth()
-        at_merchant.merge(totals)
-        if last_expense_date is not None and last_expense_date > at_merchant.last_expense_date:
-            at_merchant.last_expense_date = last_expense_date
-        if largest is not None and (self.largest is None or outranks(largest, self.largest)):
-            self.largest = largest
-            self.largest_merchant = merchant
-        if first_date < self.first_date:
-            self.first_date = first_date
-        if last_date > self.last_date:
-            self.last_date = last_date
+        at_merchant.income += income
+        at_merchant.expenses += expenses
+        at_merchant.count += count
+        if last_expense is not None and last_expense > at_merchant.last_expense_date:
+            at_merchant.last_expense_date = last_expense
+        best = self.largest
+        if (
+            top_amount is not None
+            and top_date is not None
+            and (best is None or top_amount <= best.amount_minor)
+        ):
+            top = Txn(top_date, top_amount, currency, top_description, category, account)
+            if best is None or outranks(top, best):
+                self.largest = top
+                self.largest_merchant = merchant
+        if first < self.first_date:
+            self.first_date = first
+        if last > self.last_date:
+            self.last_date = last
 
     def add(self, txn: Txn, merchant: str) -> None:
         # Inlined updates, no helper calls: this runs once per transaction and dominates the cost.

@@ -37,8 +37,9 @@ from sqlmodel import Session, col
 from core.base.models import User, utcnow
 from core.drain.kinds import BatchResult, JobContext
 from core.queue import ClaimedJob, Failure
-from core.summary.cells import Cell, PreviousToDate, cells_of, summaries_from_cells
+from core.summary.cells import PreviousToDate, cells_of, summaries_from_rows
 from core.summary.shapes import CurrencySummary, Txn
+from core.summary.totals import CellRow
 from functions import register
 from functions.financial_summary import store
 from functions.financial_summary.batch import KIND, Batch, Computed
@@ -78,8 +79,8 @@ Bound = Callable[[Iterable[Any]], Iterator[Any]]
 Summarise = Callable[[Bound], dict[str, CurrencySummary]]
 
 
-def _from_cells(cells: Iterable[Cell], previous: PreviousToDate) -> Summarise:
-    return lambda bound: summaries_from_cells(bound(cells), previous)
+def _from_cells(cells: Iterable[CellRow], previous: PreviousToDate) -> Summarise:
+    return lambda bound: summaries_from_rows(bound(cells), previous)
 
 
 def _from_rows(
@@ -98,7 +99,7 @@ def _from_rows(
 
         cells = cells_of(fed())
         batch.new_cells[user_id] = cells
-        return summaries_from_cells(cells.values(), previous)
+        return summaries_from_rows((cell.row for cell in cells.values()), previous)
 
     return summarise
 

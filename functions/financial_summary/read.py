@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from core.base.models import User
-from core.summary.cells import Cell, PreviousToDate
+from core.summary.cells import PreviousToDate
 from core.summary.shapes import Txn
+from core.summary.totals import CellRow
 from functions.financial_summary.batch import Batch, stable
 
 
@@ -92,7 +93,7 @@ def _txn(row: Any) -> tuple[Txn, int]:
 
 
 _CELLS = sa.text(
-    "SELECT r.user_id, r.currency, r.month, r.account_id, a.name, r.category, r.merchant, "
+    "SELECT r.user_id, r.currency, r.month, a.name, r.category, r.merchant, "
     "r.count, r.income_minor, r.expenses_minor, r.first_date, r.last_date, "
     "r.last_expense_date, r.largest_amount_minor, r.largest_date, r.largest_description "
     "FROM summary_rollups AS r JOIN accounts AS a ON a.id = r.account_id "
@@ -100,24 +101,23 @@ _CELLS = sa.text(
 ).bindparams(_ids_param("ids"))
 
 
-def _cell(row: Any) -> Cell:
-    (_, currency, month, account_id, account, category, merchant, count, income, expenses,
-     first, last, last_expense, largest, largest_date, largest_text) = row  # fmt: skip
-    top = None
-    if largest is not None:
-        top = Txn(
-            _date(largest_date), int(largest), currency, largest_text or "", category, str(account)
-        )
-    return Cell(
-        currency, int(month), int(account_id), str(account), category, merchant, _date(first),
-        _date(last), int(count), int(income), int(expenses),
-        _date(last_expense) if last_expense is not None else None, top,
+def _cell(row: Any) -> CellRow:
+    """A database row of `_CELLS` as the accumulator reads it (dates parsed on SQLite)."""
+    (_, currency, month, account, category, merchant, count, income, expenses, first, last,
+     last_expense, top, top_date, top_text) = row  # fmt: skip
+    if isinstance(first, str):
+        first, last = _date(first), _date(last)
+        last_expense = _date(last_expense) if last_expense is not None else None
+        top_date = _date(top_date) if top_date is not None else None
+    return (
+        currency, month, account, category, merchant, count, income, expenses, first, last,
+        last_expense, top, top_date, top_text or "",
     )  # fmt: skip
 
 
 def stream_cells(
     session: Session, ids: list[str], held_rows: int
-) -> Iterator[tuple[str, Iterator[Cell]]]:
+) -> Iterator[tuple[str, Iterator[CellRow]]]:
     """Each built user's cells, one user after the other (as `stream` streams rows)."""
     if not ids:
         return

@@ -753,7 +753,7 @@ def test_live_page_shows_a_failing_job_then_retries_it_now(
             def explode(*args: Any, **kwargs: Any) -> Any:
                 raise RuntimeError("ledger exploded")
 
-            monkeypatch.setattr(job_module, "summaries_from_cells", explode)
+            monkeypatch.setattr(job_module, "summaries_from_rows", explode)
             world.queue.enqueue(failing)
             run(kind, trigger="cron", opts=DrainOptions(max_jobs=1), settings=world.settings)
             assert job_detail(world.queue, failing).state == "retrying"

@@ -16,7 +16,7 @@ import functions.financial_summary as job_module
 import functions.financial_summary.read as read_module
 from core.drain.runner import DrainOptions, StopReason, drain, run
 from core.queue import ClaimedJob
-from core.summary.cells import summaries_from_cells
+from core.summary.cells import summaries_from_rows
 from core.writes import transactions
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
@@ -164,15 +164,15 @@ def test_one_failing_user_does_not_fail_the_batch(
 
     def compute(cells: Any, previous: Any) -> Any:
         cells = list(cells)
-        if any(cell.merchant == "Poison" for cell in cells):
+        if any(cell[4] == "Poison" for cell in cells):
             raise ValueError("cannot summarise this user")
-        return summaries_from_cells(cells, previous)
+        return summaries_from_rows(cells, previous)
 
     with Session(world.engine) as session:
         row = NewTransaction(dt.date(2025, 1, 2), -100, "USD", "POISON")
         add_transactions(session, poison, [row])
         session.commit()
-    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
+    monkeypatch.setattr(job_module, "summaries_from_rows", compute)
     stats = drain_all(batch_size=10)
     assert (stats.succeeded, stats.retried) == (3, 1)
     failed = world.rows("SELECT status, error FROM background_jobs WHERE user_id = :u", u=poison)
@@ -196,9 +196,9 @@ def test_version_guard_when_two_computations_finish_out_of_order(
         if len(calls) == 1:  # the first (older) computation stalls after reading its data
             old_started.set()
             assert release_old.wait(20)
-        return summaries_from_cells(cells, previous)
+        return summaries_from_rows(cells, previous)
 
-    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
+    monkeypatch.setattr(job_module, "summaries_from_rows", compute)
     job = ClaimedJob(uid, 1)
     old = threading.Thread(target=KIND.run, args=([job], world.context("old")))
     old.start()
@@ -227,9 +227,9 @@ def test_computation_overtaken_by_a_write_keeps_the_user_dirty(
         with Session(world.engine) as session:  # a write lands while we compute
             add_transactions(session, uid, [NewTransaction(dt.date(2025, 3, 1), -5, "USD")])
             session.commit()
-        return summaries_from_cells(cells, previous)
+        return summaries_from_rows(cells, previous)
 
-    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
+    monkeypatch.setattr(job_module, "summaries_from_rows", compute)
     KIND.run([ClaimedJob(uid, 1)], world.context())
     (data_version, summary_version, dirty) = world.rows(
         "SELECT data_version, summary_version, summary_dirty_since FROM users"
@@ -426,7 +426,7 @@ def test_the_jobs_of_a_batch_add_up_to_the_batch(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     users = world.seed(users=3, per_user=3, enqueue=False)
-    real = summaries_from_cells
+    real = summaries_from_rows
     sleeps = iter([0.007, 0.0, 0.0])
 
     def sleepy(cells: Any, previous: Any) -> Any:
@@ -434,7 +434,7 @@ def test_the_jobs_of_a_batch_add_up_to_the_batch(
         time.sleep(next(sleeps))
         return real(rows, previous)
 
-    monkeypatch.setattr(job_module, "summaries_from_cells", sleepy)
+    monkeypatch.setattr(job_module, "summaries_from_rows", sleepy)
     KIND.run([ClaimedJob(u, 1) for u in users], world.context())
     rows = world.rows("SELECT duration_ms, started_at, finished_at FROM background_jobs")
     durations = [ms for ms, _, _ in rows]

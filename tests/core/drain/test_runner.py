@@ -22,7 +22,8 @@ import functions.financial_summary as job_module
 from core.base.db import make_engine
 from core.drain.kinds import JobContext
 from core.drain.runner import LEASE_GRACE_SECONDS, DrainOptions, DrainStats, StopReason, drain
-from core.summary.cells import Cell, PreviousToDate, summaries_from_cells
+from core.summary.cells import PreviousToDate, summaries_from_rows
+from core.summary.totals import CellRow
 from core.writes.ledger import NewTransaction, add_transactions
 from functions import get_kind
 from tests.conftest import UpstashHandle
@@ -60,15 +61,15 @@ def slow_computation(
     cell of its own); returns the users' cell counts."""
     seen: list[int] = []
 
-    def compute(cells: Iterable[Cell], previous: PreviousToDate) -> Any:
+    def compute(cells: Iterable[CellRow], previous: PreviousToDate) -> Any:
         rows = []
         for cell in cells:
             clock.now += seconds_per_txn
             rows.append(cell)
         seen.append(len(rows))
-        return summaries_from_cells(rows, previous)
+        return summaries_from_rows(rows, previous)
 
-    monkeypatch.setattr(job_module, "summaries_from_cells", compute)
+    monkeypatch.setattr(job_module, "summaries_from_rows", compute)
     return seen
 
 

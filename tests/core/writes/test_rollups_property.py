@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from core.base.db import make_engine
 from core.base.settings import Settings
-from core.summary.cells import summaries_from_cells
+from core.summary.cells import summaries_from_rows
 from core.summary.figures import compute_summaries
 from core.summary.rollups import drift
 from core.summary.shapes import Txn
@@ -170,7 +170,7 @@ def _from_rows(session: Session, user: str) -> dict[str, object]:
 def _from_cells(session: Session, user: str) -> dict[str, object]:
     previous = last_month(session, [user], TODAY)[user]
     cells = [cell for _, found in stream_cells(session, [user], 1000) for cell in found]
-    return {c: s.model_dump() for c, s in summaries_from_cells(cells, previous).items()}
+    return {c: s.model_dump() for c, s in summaries_from_rows(cells, previous).items()}
 
 
 @pytest.fixture(params=["postgres", "sqlite"])
