@@ -14,7 +14,7 @@ for any transactions; a property test holds the two to that.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from core.summary.figures import summarise
@@ -77,14 +77,22 @@ def month_of(day: datetime.date) -> int:
     return day.year * 12 + day.month - 1
 
 
-def cells_of(rows: Iterable[tuple[Txn, int]]) -> dict[CellKey, Cell]:
+# Descriptions remembered by one `cells_of` pass (cleared when full: memory stays bounded).
+MERCHANTS_REMEMBERED = 4096
+
+
+def cells_of(
+    rows: Iterable[tuple[Txn, int]], normalise: Callable[[str], str] = normalise_merchant
+) -> dict[CellKey, Cell]:
     """The cells of `(transaction, account id)` rows (`Txn.account` is the account's name)."""
     cells: dict[CellKey, Cell] = {}
     merchants: dict[str, str] = {}
     for txn, account_id in rows:
         merchant = merchants.get(txn.description)
         if merchant is None:
-            merchant = merchants[txn.description] = normalise_merchant(txn.description)
+            if len(merchants) >= MERCHANTS_REMEMBERED:
+                merchants.clear()
+            merchant = merchants[txn.description] = normalise(txn.description)
         category = category_of(txn.category)
         key = (txn.currency, month_of(txn.date), account_id, category, merchant)
         cell = cells.get(key)

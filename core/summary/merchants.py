@@ -65,6 +65,12 @@ def normalise_merchant(description: str) -> str:
     return _normalise_merchant(description)
 
 
+def normalise_uncached(description: str) -> str:
+    """`normalise_merchant` without the process-wide cache (for one-off passes over many new
+    descriptions, such as a large upload's, which would otherwise fill it)."""
+    return _normalise_merchant.__wrapped__(description)
+
+
 @lru_cache(maxsize=65_536)
 def _normalise_merchant(description: str) -> str:
     # NFKC first so full-width and ligature forms group with their plain spelling.

@@ -21,8 +21,10 @@ from sqlmodel import Session, col
 from core.base.bulk import insert_rows
 from core.base.models import SummaryRollup, Transaction, User
 from core.summary.cells import Cell, cells_of, month_of
+from core.summary.merchants import normalise_uncached
 from core.summary.shapes import Txn
 
+_STREAM_ROWS = 5000
 _ROW_COLUMNS = (
     col(Transaction.date),
     col(Transaction.amount_minor),
@@ -62,13 +64,18 @@ def _rows(session: Session, user_id: str, months: Sequence[int] | None) -> Itera
                 )
             )
         )
-    return iter(session.execute(query))
+    # Streamed (a server-side cursor on Postgres): a large upload's months are never all held.
+    return iter(session.execute(query.execution_options(yield_per=_STREAM_ROWS)))
 
 
 def _cells(rows: Iterator[Any]) -> dict[tuple[str, int, int, str, str], Cell]:
+    # The uncached merchant names: a write's pass must not fill the process-wide cache.
     return cells_of(
-        (Txn(day, int(amount), currency, description or "", category), int(account_id))
-        for day, amount, currency, description, category, account_id in rows
+        (
+            (Txn(day, int(amount), currency, description or "", category), int(account_id))
+            for day, amount, currency, description, category, account_id in rows
+        ),
+        normalise_uncached,
     )
 
 
