@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import os
 import re
+import shlex
 import socket
 import sys
 import threading
@@ -126,6 +127,8 @@ def _upstash_port(wanted: int | None, previous: dict[str, str]) -> int:
     if match is None:
         return 0
     with socket.socket() as probe:
+        # As the server binds it: the last run's connections in TIME_WAIT must not move the URL.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", int(match.group(1))))
         except OSError:
@@ -181,6 +184,10 @@ def _banner(
     base: str, token: str, cron_secret: str, admin_secret: str, upstash: str, drains: str
 ) -> str:
     auth = f'-H "Authorization: Bearer {token}"'
+    # A state folder of its own (--state-dir) must reach the second terminal's commands too.
+    default = Path(__file__).resolve().parents[1] / ".tally"
+    folder = state_dir()
+    where = "" if folder == default else f"TALLY_STATE_DIR={shlex.quote(str(folder))} "
     return f"""
 Tally is running (Ctrl-C stops everything)
 
@@ -198,7 +205,7 @@ Paste into another terminal (these secrets stay the same across restarts):
        {base}/api/transactions
   curl -H "Authorization: Bearer {cron_secret}" {base}/api/cron/process-financial-summary-queue
   curl {auth} {base}/api/summary
-  make drain ARGS='--stats'
+  {where}make drain ARGS='--stats'
 
 Operator page: {base}/api/admin  (it asks for the admin secret once: {admin_secret})
 """

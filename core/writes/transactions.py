@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,7 @@ from core.base.money import decimal_string, display
 from core.writes.accounts import DEFAULT_ACCOUNT, account_name, account_names
 from core.writes.ledger import NewTransaction, mark_changed, row_values
 from core.writes.statements import amount_to_minor, is_valid_currency
+from core.writes.statements.amounts import check_amount_text
 from core.writes.users import ensure_user
 
 MAX_BATCH = 1000
@@ -66,17 +68,45 @@ class NotFound(LookupError):
     """No such transaction for this user (whether it is missing or someone else's)."""
 
 
-def _check_date(value: dt.date) -> dt.date:
-    if not MIN_DATE <= value <= MAX_DATE:
-        raise ValueError(f"date {value} is outside {MIN_DATE.year}-{MAX_DATE.year}")
+# The checks below name the field, never the value: a 422 does not echo the input back.
+
+
+def _check_date(value: dt.date | None) -> dt.date | None:
+    if value is not None and not MIN_DATE <= value <= MAX_DATE:
+        raise ValueError(f"date is outside {MIN_DATE.year}-{MAX_DATE.year}")
     return value
 
 
-def _check_currency(code: str) -> str:
+def _check_currency(code: str | None) -> str | None:
+    if code is None:
+        return None
     upper = code.strip().upper()
     if not is_valid_currency(upper):
-        raise ValueError(f"currency '{code}' is not an ISO 4217 code")
+        raise ValueError("currency is not an ISO 4217 code")
     return upper
+
+
+def _unquoted(error: ValueError, value: object) -> ValueError:
+    """`error`'s message without the value it quotes."""
+    message = str(error)
+    for text in {str(value), str(value).strip()}:
+        message = message.replace(f" '{text}'", "")
+    return ValueError(message)
+
+
+def _check_amount_for_currency(value: str | int, info: ValidationInfo) -> str | int:
+    """The amount against its currency's decimals (the currency is validated first); with an
+    invalid currency, which is its own problem, the amount's form alone."""
+    currency = info.data.get("currency")
+    try:
+        if currency is None:
+            if isinstance(value, str):
+                check_amount_text(value)
+        else:
+            amount_to_minor(value, currency)
+    except ValueError as exc:
+        raise _unquoted(exc, value) from None
+    return value
 
 
 _AMOUNT_FORMS = "a decimal string such as '-12.34' or an integer number of minor units"
@@ -112,22 +142,20 @@ def _json_type(value: object) -> str:
 class TransactionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    # Currency before amount: the amount's decimals are checked against it, each problem at
+    # its own field.
     date: dt.date
-    amount: Amount
     currency: Currency
+    amount: Amount
     description: Description = ""
     category: Category | None = None
     account: AccountName | None = None
 
     _check_amount = field_validator("amount", mode="before")(_amount_type)
     _account_name = field_validator("account", mode="before")(_check_account)
-
-    @model_validator(mode="after")
-    def _valid(self) -> TransactionCreate:
-        _check_date(self.date)
-        self.currency = _check_currency(self.currency)
-        amount_to_minor(self.amount, self.currency)  # raises with a clear message
-        return self
+    _date_range = field_validator("date")(_check_date)
+    _currency_code = field_validator("currency")(_check_currency)
+    _amount_decimals = field_validator("amount")(_check_amount_for_currency)
 
     def to_new(self) -> NewTransaction:
         return NewTransaction(
@@ -155,16 +183,14 @@ class TransactionUpdate(BaseModel):
     category: Category | None = None
 
     _check_amount = field_validator("amount", mode="before")(_amount_type_or_null)
+    _date_range = field_validator("date")(_check_date)
+    _currency_code = field_validator("currency")(_check_currency)
 
     @model_validator(mode="after")
     def _valid(self) -> TransactionUpdate:
         for name in _NOT_NULL:
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null (leave it out to keep its value)")
-        if self.date is not None:
-            _check_date(self.date)
-        if self.currency is not None:
-            self.currency = _check_currency(self.currency)
         if not self.model_fields_set:
             raise ValueError("nothing to change: give at least one field")
         return self

@@ -138,3 +138,24 @@ def test_an_unhandled_exception_is_a_500_json_with_no_internals(
     assert response.json() == {"detail": "internal server error"}
     for word in ("hunter2", "RuntimeError", "Traceback", "/srv/"):
         assert word not in response.text
+
+
+def test_every_problem_of_one_item_is_its_own_entry_without_the_input(
+    client: TestClient,
+) -> None:
+    found = problems(
+        raw_post(client, b'{"date": "1700-01-01", "amount": "x9q", "currency": "ZZZ"}')
+    )
+    assert sorted((p["loc"], p["field"]) for p in found) == [
+        (["body", "amount"], "amount"),
+        (["body", "currency"], "currency"),
+        (["body", "date"], "date"),
+    ]
+    for problem in found:
+        assert not any(echo in problem["msg"] for echo in ("1700", "x9q", "ZZZ")), problem
+    decimals = problems(
+        raw_post(client, b'{"date": "2024-01-01", "amount": "1.234", "currency": "usd"}')
+    )
+    assert [(p["field"], p["msg"]) for p in decimals] == [
+        ("amount", "amount has more decimals than USD allows (at most 2 decimal places)")
+    ]

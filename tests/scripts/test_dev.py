@@ -138,6 +138,24 @@ def test_the_banner_operator_page_url_serves_the_page(tmp_path: Path) -> None:
     assert figures.status_code == 200, figures.text
 
 
+def test_the_banner_drain_line_finds_a_state_folder_of_its_own(tmp_path: Path) -> None:
+    """With the state elsewhere than `.tally/`, the pasted line still reads this stack's file."""
+    port, state = free_port(), tmp_path / "state"
+    proc = start(tmp_path, state, "--port", str(port))
+    try:
+        wait_healthy(proc, port)
+        line = banner_line(proc, "TALLY_STATE_DIR=")
+        env = {k: v for k, v in clean_env(state).items() if k != "TALLY_STATE_DIR"}
+        done = subprocess.run(
+            ["bash", "-c", line], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        stop(proc)
+    assert "make drain ARGS='--stats'" in line
+    assert done.returncode == 0, done.stderr
+    assert "pending" in done.stdout
+
+
 def test_restart_keeps_secrets_and_the_embedded_queue(tmp_path: Path) -> None:
     from upstash_redis import Redis
 
@@ -153,7 +171,13 @@ def test_restart_keeps_secrets_and_the_embedded_queue(tmp_path: Path) -> None:
         queue.settle(queue.claim(1), failed=[Failure("poison", "ValueError: bad", permanent=True)])
     with running(tmp_path, state, port):
         second = devstate.read(state / "dev.env")
-        for name in ("CRON_SECRET", "ADMIN_SECRET", "UPSTASH_REDIS_REST_TOKEN"):
+        # The URL too: a running `--watch` or a pasted URL keeps working across a restart.
+        for name in (
+            "CRON_SECRET",
+            "ADMIN_SECRET",
+            "UPSTASH_REDIS_REST_TOKEN",
+            "UPSTASH_REDIS_REST_URL",
+        ):
             assert second[name] == first[name], name
         redis = Redis(
             url=second["UPSTASH_REDIS_REST_URL"], token=second["UPSTASH_REDIS_REST_TOKEN"]
@@ -248,8 +272,28 @@ def test_a_local_tick_drains_without_anyone_calling_the_cron(tmp_path: Path) -> 
             time.sleep(0.3)
         assert summary["state"] == "current", summary
         assert summary["stale"] is False, summary
+        # A job that fails is one line in the server's own output, naming the user and why.
+        from upstash_redis import Redis
+
+        from core.base.settings import Settings
+        from core.queue import JobQueue
+
+        written = devstate.read(state / "dev.env")
+        redis = Redis(
+            url=written["UPSTASH_REDIS_REST_URL"], token=written["UPSTASH_REDIS_REST_TOKEN"]
+        )
+        queue = JobQueue(redis, "financial-summary", Settings())
+        queue.enqueue("ghost-of-dev")
+        deadline = time.monotonic() + 30
+        while not queue.dead_letters() and time.monotonic() < deadline:
+            time.sleep(0.3)
     finally:
         output = stop(proc)
     assert "local cron tick every 1 s" in output
     assert "tick: drained 1 job(s)" in output
     assert "Traceback" not in output
+    failed = [line for line in output.splitlines() if "job failed" in line]
+    assert failed, output[-3000:]
+    assert "user=ghost-of-dev" in failed[0]
+    assert "no such user" in failed[0]
+    assert "drain run kind=financial-summary" in output

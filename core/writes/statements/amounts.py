@@ -76,11 +76,17 @@ def amount_to_minor(value: str | int, currency: str) -> int:
         )
     if isinstance(value, int):
         return _bounded(value, str(value), currency)
+    text = check_amount_text(value)
+    return _to_minor(Decimal(text), exponent, text, currency)
+
+
+def check_amount_text(value: str) -> str:
+    """An API amount's text, stripped, if it is a plain decimal ("12.34"); else ValueError."""
     text = value.strip()
     require_ascii_digits(text, "amount")
     if not _PLAIN.fullmatch(text):
         raise ValueError(f"amount '{value}' is not a decimal number such as '12.34' or '-5'")
-    return _to_minor(Decimal(text), exponent, text, currency)
+    return text
 
 
 def decimal_mark_hint(text: str) -> str | None:
