@@ -188,6 +188,9 @@ def app_env(env: pytest.MonkeyPatch, postgres_url: str, upstash: UpstashHandle) 
         # The write-path tests look at what a write leaves in the queue; tests of the
         # after-response kick (tests/api/test_kick.py) turn it on.
         "KICK_AFTER_WRITE": "false",
+        # Statements that name no currency are refused unless it is set (tests of the refusal
+        # unset it): most upload tests send such files.
+        "DEFAULT_CURRENCY": "USD",
     }
     for name, value in values.items():
         env.setenv(name, value)

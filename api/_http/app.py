@@ -9,7 +9,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api._http import docs, errors
 from api._http.limits import BodyLimit
-from api._http.routes import admin, cron, health, inbox, summary, transactions
+from api._http.routes import admin, cron, health, inbox, statements, summary, transactions
 from core.base.logs import install_redaction
 from core.base.settings import get_settings
 from core.operator.overview import secret_values
@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(cron.router)
     app.include_router(transactions.router)
+    app.include_router(statements.router)
     app.include_router(summary.router)
     app.include_router(inbox.router)
     app.include_router(admin.page_router)

@@ -67,6 +67,9 @@ class Statement(SQLModel, table=True):
     imported_count: int = Field(default=0)
     skipped_count: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow)
+    # Set by DELETE /api/statements/{id}, which removed the upload's rows: the record stays, so
+    # a repeated delete is a no-op rather than a 404.
+    deleted_at: datetime | None = None
 
 
 class Account(SQLModel, table=True):

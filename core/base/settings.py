@@ -142,7 +142,9 @@ class Settings(BaseSettings):
     # Between two runs of one kick: how long no new write must land before it runs again.
     kick_quiet_seconds: float = Field(default=0.2, gt=0, le=5)
 
-    default_currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    # The currency of statement rows that name none, when the upload form gives none either.
+    # Unset: such an upload is refused with a 422 saying so (a guessed USD mis-sums a EUR file).
+    default_currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     upload_max_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     upload_max_rows: int = Field(default=50_000, ge=1)
 

@@ -95,7 +95,13 @@ class ImportResult(BaseModel):
     skipped: int
     encoding: str
     delimiter: str | None
-    date_order: str | None
+    date_order: str | None = Field(
+        description="how numeric dates were read (dmy, mdy, ymd), null when the file left no doubt"
+    )
+    currency: str | None = Field(
+        description="the currency given to rows that name none: the form's currency, else"
+        " DEFAULT_CURRENCY; null when neither was given (then every row named its own)"
+    )
     accounts: list[str] = Field(description="the accounts the rows were filed under")
     corrected: int = Field(
         description="transactions of earlier uploads that this file's OFX corrections"
@@ -179,7 +185,8 @@ def import_statement(
         stream.row_count,
         imported,
     )
-    return _result(statement, stream, accounts, corrected)
+    assumed = (currency or "").strip().upper() or settings.default_currency
+    return _result(statement, stream, accounts, corrected, assumed)
 
 
 def _statement_dates(session: Session, statement_id: int) -> list[dt.date]:
@@ -247,7 +254,11 @@ def _digest(data: StatementData, max_bytes: int) -> tuple[str, int]:
 
 
 def _result(
-    statement: Statement, stream: StatementStream, accounts: list[str], corrected: int
+    statement: Statement,
+    stream: StatementStream,
+    accounts: list[str],
+    corrected: int,
+    currency: str | None,
 ) -> ImportResult:
     assert statement.id is not None
     return ImportResult(
@@ -260,6 +271,7 @@ def _result(
         encoding=stream.encoding,
         delimiter=stream.delimiter,
         date_order=stream.date_order,
+        currency=currency,
         accounts=accounts,
         corrected=corrected,
         skipped_balance_lines=list(stream.balance_lines),

@@ -164,7 +164,7 @@ def test_sqlite_imports_in_chunks_and_all_or_nothing(
     env: pytest.MonkeyPatch, sqlite_url: str, tmp_path: Path
 ) -> None:
     env.setattr("core.writes.uploads.CHUNK_ROWS", 100)
-    settings = Settings(database_url=sqlite_url)
+    settings = Settings(database_url=sqlite_url, default_currency="USD")
     engine = make_engine(sqlite_url, settings)
     inserts: list[str] = []
 

@@ -145,6 +145,8 @@ class BenchEnvironment:
             # Tally logs a line per queue transition at INFO; written to a terminal, that would
             # time the terminal (and penalise the naive drain's many more lines).
             "LOG_LEVEL": "WARNING",
+            # The generated statement names no currency (unset, it would be refused).
+            "DEFAULT_CURRENCY": "USD",
             "UPLOAD_MAX_ROWS": str(rows),
             "UPLOAD_MAX_BYTES": str(max(DEFAULT_UPLOAD_MAX_BYTES, rows * CSV_MAX_LINE_BYTES)),
         }

@@ -91,6 +91,8 @@ class ChaosEnv:
             "AUTH_JWT_SECRET": self.secrets.jwt,
             "UPSTASH_RETRY_INTERVAL_SECONDS": "0.01",
             "LOG_LEVEL": "WARNING",
+            # The scenarios' statements name no currency (unset, they would be refused).
+            "DEFAULT_CURRENCY": "USD",
         }
         values.update(self.tuning)
         values.update(overrides)

@@ -26,6 +26,7 @@ from core.writes.statements.dates import (
 )
 from core.writes.statements.detect import TextSource
 from core.writes.statements.errors import (
+    NO_CURRENCY,
     ErrorCollector,
     InvalidStatement,
     LineError,
@@ -61,7 +62,7 @@ _BALANCE_PREFIXES = (
 
 @dataclass(frozen=True, slots=True)
 class CsvOptions:
-    currency: str  # used when a row has no currency column or an empty cell
+    currency: str | None  # rows with no currency column or an empty cell; None: refused
     date_order: DateOrder | None
     amount_sign: AmountSign
     max_rows: int
@@ -85,6 +86,8 @@ class Evidence:
 def open_csv(source: TextSource, options: CsvOptions) -> StatementStream:
     """The first pass now (header, row count, date order, decimal mark); rows on iteration."""
     header = find_header(source)
+    if options.currency is None and header.columns.currency is None:
+        raise InvalidStatement([LineError(header.line, "currency", NO_CURRENCY)])
     evidence = scan(source, header, options.max_rows)
     date_order, ambiguity = _decide_date_order(evidence, header, options)
     decimal_mark, row_count = evidence.decimal_mark, evidence.rows
@@ -262,6 +265,9 @@ class RowBuilder:
         index = self._columns.currency
         cell = fields[index].strip() if index is not None else ""
         if not cell:
+            if self._options.currency is None:
+                assert index is not None  # a file with no currency column was refused first
+                self._errors.add(line, self._columns.names[index], NO_CURRENCY)
             return self._options.currency
         known = self._currencies.get(cell)
         if known is None:

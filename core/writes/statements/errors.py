@@ -97,3 +97,10 @@ class ErrorCollector:
     def raise_if_any(self, unit: str = "line") -> None:
         if self.total:
             raise InvalidStatement(self.errors, total=self.total, unit=unit)
+
+
+# Said when rows name no currency and neither the upload nor the configuration gives one.
+NO_CURRENCY = (
+    "the file names no currency: send the upload's currency field (e.g. currency=EUR),"
+    " or set DEFAULT_CURRENCY"
+)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from core.base.currencies import normalise_currency
 from core.writes.statements.amounts import parse_amount
 from core.writes.statements.errors import (
+    NO_CURRENCY,
     ErrorCollector,
     InvalidStatement,
     LineError,
@@ -92,7 +93,7 @@ def _plan(statements: list[ET.Element]) -> _Plan:
     return _Plan(frozenset(left_out), tuple(corrections), total - len(left_out))
 
 
-def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> StatementStream:
+def open_ofx(data: bytes, filename: str, *, currency: str | None, max_rows: int) -> StatementStream:
     """Parse an OFX/QFX file's structure now, its transactions on iteration.
 
     `currency` applies only when the file has no CURDEF. The whole tree is kept: OFX files
@@ -128,7 +129,7 @@ def open_ofx(data: bytes, filename: str, *, currency: str, max_rows: int) -> Sta
 
 
 def _read_transactions(
-    statements: list[ET.Element], fallback_currency: str, plan: _Plan
+    statements: list[ET.Element], fallback_currency: str | None, plan: _Plan
 ) -> Iterator[ParsedRow]:
     errors = ErrorCollector()
     keys = ImportKeys(plan.count)
@@ -151,10 +152,12 @@ def _read_transactions(
 
 
 def _statement_currency(
-    statement: ET.Element, fallback: str, first_ordinal: int, errors: ErrorCollector
+    statement: ET.Element, fallback: str | None, first_ordinal: int, errors: ErrorCollector
 ) -> str | None:
     code = (statement.findtext("CURDEF") or "").strip()
     if not code:
+        if fallback is None:
+            errors.add(first_ordinal, "CURDEF", NO_CURRENCY)
         return fallback
     try:
         return normalise_currency(code)

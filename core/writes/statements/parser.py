@@ -29,7 +29,7 @@ def open_statement(
     data: StatementData,
     filename: str,
     *,
-    default_currency: str,
+    default_currency: str | None,
     currency: str | None = None,
     date_order: str | None = None,
     max_bytes: int,
@@ -44,7 +44,8 @@ def open_statement(
     reads them wants the whole document. Iterating reads the file again, so it must stay open
     until the iteration ends.
     `currency` (the upload form's field) applies to rows the file gives no currency for;
-    `default_currency` (configuration) applies when the form gave none either.
+    `default_currency` (configuration) applies when the form gave none either; with neither,
+    a file that names no currency is refused (InvalidStatement, saying what to send).
     `date_order` ("dmy", "mdy", "ymd") settles numeric dates the file leaves ambiguous.
     `amount_sign` "expense_positive" flips a single amount column, for card exports that
     write charges as positive numbers; debit/credit columns and OFX already say which is which.
@@ -58,7 +59,8 @@ def open_statement(
     if max_bytes <= 0 or max_rows <= 0:
         raise ValueError("max_bytes and max_rows must be positive")
     source = ByteSource(data, max_bytes)
-    fallback = _resolve_currency(currency, normalise_currency(default_currency))
+    default = normalise_currency(default_currency) if default_currency else None
+    fallback = _resolve_currency(currency, default)
     order = _resolve_choice("date_order", date_order, DATE_ORDERS)
     sign = _resolve_choice("amount_sign", amount_sign, AMOUNT_SIGNS) or "income_positive"
     head = source.read(0, SAMPLE_BYTES)
@@ -84,7 +86,7 @@ def parse_statement(
     data: StatementData,
     filename: str,
     *,
-    default_currency: str,
+    default_currency: str | None,
     currency: str | None = None,
     date_order: str | None = None,
     max_bytes: int,
@@ -123,7 +125,7 @@ def _is_blank(source: ByteSource, head: bytes) -> bool:
     return not any(_NOT_BLANK.search(chunk) for chunk in source.chunks(len(head)))
 
 
-def _resolve_currency(currency: str | None, default: str) -> str:
+def _resolve_currency(currency: str | None, default: str | None) -> str | None:
     if currency is None or not currency.strip():
         return default
     try:

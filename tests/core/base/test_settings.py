@@ -38,7 +38,7 @@ def test_defaults_run_locally(env: pytest.MonkeyPatch) -> None:
     assert s.database_url == default_sqlite_url()
     assert s.queue_prefix == "tally"
     assert s.max_attempts == 5
-    assert s.default_currency == "USD"
+    assert s.default_currency is None  # an upload naming no currency is refused
     assert s.cron_secret is None
 
 
