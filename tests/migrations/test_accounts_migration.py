@@ -3,8 +3,6 @@ nothing is lost, and the per-account duplicate key holds afterwards."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -103,18 +101,6 @@ def test_sqlite_0001_rows_move_to_the_default_account(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     _populate_0001(url)
     _check_upgraded(url)
-
-
-@pytest.fixture
-def empty_postgres(pg_template: str) -> Iterator[str]:
-    from tests.conftest import _admin, pg_url
-
-    name = f"tally_m_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_url(name)
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres

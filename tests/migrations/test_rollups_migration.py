@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,18 +120,6 @@ def test_sqlite_0003_users_get_their_cells_from_the_first_drain(tmp_path: Path) 
     url = f"sqlite:///{tmp_path / 'm.db'}"
     _populate_0003(url)
     _check(url)
-
-
-@pytest.fixture
-def empty_postgres(pg_template: str) -> Iterator[str]:
-    from tests.conftest import _admin, pg_url
-
-    name = f"tally_m_{uuid.uuid4().hex[:12]}"
-    with _admin() as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_url(name)
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres
