@@ -117,6 +117,7 @@ class Alice:
     txn_ids: list[int]
     note_id: int
     cursors: dict[str, str]
+    statement_id: int
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,9 @@ def make_alice(client: TestClient, drain: Callable[[], None]) -> Alice:
     ]
     created = client.post("/api/transactions", json=rows, headers=headers).json()
     drain()
-    upload = {"file": ("statement.csv", CSV.format(marker="Shop").encode(), "text/csv")}
-    client.post("/api/transactions/upload", files=upload, headers=headers)
+    # Named with the marker, so Alice's statement showing in Bob's list is caught too.
+    upload = {"file": (f"{marker}.csv", CSV.format(marker="Shop").encode(), "text/csv")}
+    statement = client.post("/api/transactions/upload", files=upload, headers=headers).json()
     drain()
     notes = client.get("/api/notifications", headers=headers).json()["items"]
     cursors = {
@@ -161,7 +163,8 @@ def make_alice(client: TestClient, drain: Callable[[], None]) -> Alice:
         "/api/notifications": _cursor(client, "/api/notifications", headers),
         "/api/jobs": _cursor(client, "/api/jobs", headers),
     }
-    return Alice(user, marker, [int(r["id"]) for r in created], int(notes[0]["id"]), cursors)
+    ids = [int(r["id"]) for r in created]
+    return Alice(user, marker, ids, int(notes[0]["id"]), cursors, int(statement["statement_id"]))
 
 
 def probes(alice: Alice) -> dict[tuple[str, str], list[Probe]]:
@@ -183,6 +186,10 @@ def probes(alice: Alice) -> dict[tuple[str, str], list[Probe]]:
         # The very statement Alice uploaded: Bob's import must not be deduplicated against hers.
         ("POST", "/api/transactions/upload"): [
             Probe("/api/transactions/upload", 201, upload=CSV.format(marker="Shop"))
+        ],
+        ("GET", "/api/statements"): [Probe("/api/statements", 200)],
+        ("DELETE", "/api/statements/{statement_id}"): [
+            Probe(f"/api/statements/{alice.statement_id}", 404)
         ],
         ("GET", "/api/summary"): [Probe("/api/summary", 200)],
         ("GET", "/api/notifications"): lists["/api/notifications"],
