@@ -13,7 +13,11 @@ after, so a pipeline or a MULTI/EXEC still costs one round trip:
 - ZRANDMEMBER without a count answers one member, not an array of one;
 - JSON.GET and JSON.MGET read the whole documents and apply the paths here (fakeredis shapes
   their replies the way redis-py's client returns them, not as the server sends them), and
-  JSON.NUMINCRBY/NUMMULTBY answer the JSON text of their results, as RedisJSON does.
+  JSON.NUMINCRBY/NUMMULTBY answer the JSON text of their results, as RedisJSON does (and `[]`
+  for a `$` path that matches nothing, where fakeredis errs);
+- JSON.ARRINDEX with no stop (or 0/-1) searches to the array's end (fakeredis stops before the
+  last element); JSON.MERGE on a missing key creates it at the root, as Redis does (fakeredis
+  fails); JSON.RESP, which fakeredis lacks, is JSON.GET's document in RESP shape.
 """
 
 from __future__ import annotations
@@ -37,6 +41,15 @@ _GETEX_SCRIPT = (
     "return value"
 )
 _NO_SCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+# ARRINDEX's stop when the client gives none (or 0/-1, which mean the end in RedisJSON).
+_TO_THE_END = str(2**31 - 1)
+_MERGE_SCRIPT = (
+    "if redis.call('EXISTS', KEYS[1]) == 0 then "
+    "if ARGV[1] == '$' or ARGV[1] == '.' then "
+    "return redis.call('JSON.SET', KEYS[1], '$', ARGV[2]) end "
+    "return redis.error_reply('ERR new objects must be created at the root') end "
+    "return redis.call('JSON.MERGE', KEYS[1], ARGV[1], ARGV[2])"
+)
 # fakeredis' JSON.MGET answers "[]" for a missing key, as for a document that is an empty array:
 # each whole document, or nil for a missing key, in one command (and so one reply in MULTI).
 _MGET_SCRIPT = (
@@ -80,6 +93,16 @@ def rewrite(command: Command, scripts: Mapping[bytes, bytes]) -> Rewrite | Reply
         return _read_only_script(name, command, scripts)
     if name == "JSON.GET" and len(command) >= 2:
         return Rewrite([["JSON.GET", command[1], _ROOT]], _Paths(name, _get_paths(command[2:])))
+    if name == "JSON.ARRINDEX" and 4 <= len(command) <= 6:
+        start = command[4] if len(command) > 4 else "0"
+        stop = command[5] if len(command) > 5 else "0"
+        stop = _TO_THE_END if stop.strip() in {"0", "-1"} else stop
+        return Rewrite([[*command[:4], start, stop]])
+    if name == "JSON.MERGE" and len(command) == 4:
+        return Rewrite([["EVAL", _MERGE_SCRIPT, "1", command[1], command[2], command[3]]])
+    if name == "JSON.RESP" and len(command) in {2, 3}:
+        path = command[2] if len(command) == 3 else "."
+        return Rewrite([["JSON.GET", command[1], _ROOT]], _Paths(name, [path]))
     if name == "JSON.MGET" and len(command) >= 3:
         keys = command[1:-1]
         mget = ["EVAL", _MGET_SCRIPT, str(len(keys)), *keys]
@@ -118,11 +141,16 @@ def _read_only_script(
 
 def adapt(command: Command, reply: Reply, paths: _Paths | None) -> Reply:
     """The reply Redis would have sent for `command` (as the client sent it)."""
-    if isinstance(reply, ReplyError):
-        return reply
     name = command[0].upper()
+    if isinstance(reply, ReplyError):
+        dollar = len(command) >= 3 and command[2].startswith("$")
+        if name in {"JSON.NUMINCRBY", "JSON.NUMMULTBY"} and dollar and "exist" in reply.message:
+            return b"[]"  # a `$` path that matches nothing: no result, no error
+        return reply
     if paths is not None and paths.name == "JSON.GET":
         return _select(reply, paths.paths)
+    if paths is not None and paths.name == "JSON.RESP":
+        return _resp_reply(reply, paths.paths[0])
     if paths is not None:  # JSON.MGET: one document per key
         if not isinstance(reply, list):
             return reply
@@ -236,3 +264,37 @@ def _number(item: Reply) -> int | float | None:
 
 def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _resp_reply(document: Reply, path: str) -> Reply:
+    """JSON.RESP's reply from the whole document: a `$` path's matches, or a legacy path's value."""
+    if document is None or not isinstance(document, bytes):
+        return document
+    root = json.loads(document)
+    try:
+        if path.startswith("$"):
+            return [_resp(value) for value in _matches(root, path)]
+        return _resp(_one_path(root, path))
+    except _PathMissing as exc:
+        return ReplyError(f"ERR Path '{exc}' does not exist")
+
+
+def _resp(value: Any) -> Reply:
+    """A JSON value as RedisJSON's RESP form: `{` then keys and values, `[` then items, numbers
+    as integers (floats as their text), true/false as text, null as nil."""
+    if isinstance(value, dict):
+        out: list[Reply] = [b"{"]
+        for key, item in value.items():
+            out += [key.encode(), _resp(item)]
+        return out
+    if isinstance(value, list):
+        return [b"[", *(_resp(item) for item in value)]
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, int):
+        return value
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return _dump(value).encode()
+    return str(value).encode()

@@ -264,3 +264,18 @@ def test_json_writes_through_the_sdk(json_client: Redis, prefix: str) -> None:
     assert json_client.json.get(key) == [
         {"int": 1, "str": "testx", "array": [1, 2, 3, 4, 5], "extra": True}
     ]
+
+
+def test_json_arrindex_merge_numincrby_and_resp_as_redis_answers(
+    json_client: Redis, prefix: str
+) -> None:
+    """Found by the SDK's own JSON tests, which failed on each of these (embedded mode)."""
+    key, fresh = f"{prefix}doc", f"{prefix}fresh"
+    json_client.json.set(key, "$", {"object": {"array": [1, 2, 3]}, "int": 1})
+
+    assert json_client.json.arrindex(key, "$.object.array", 3) == [2]  # the last element too
+    assert json_client.json.arrindex(key, "$.object.array", 3, 0, 2) == [-1]
+    assert json_client.json.merge(fresh, "$", {"a": 1}) is True  # a missing key is created
+    assert json_client.json.get(fresh) == [{"a": 1}]
+    assert json_client.json.numincrby(key, "$.missing", 1) == []
+    assert json_client.json.resp(key, "$.object") == [["{", "array", ["[", 1, 2, 3]]]
