@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
@@ -42,8 +43,8 @@ def _batches(
     """How many users there are to do, and a function giving the next batch of ids ([] at the
     end): the named ones, or every user after `after` in id order (keyset paging)."""
     if users:
-        chosen = sorted(set(users))
-        return len(chosen), lambda: [chosen.pop(0) for _ in range(min(batch, len(chosen)))]
+        chosen = iter(sorted(set(users)))
+        return len(set(users)), lambda: list(islice(chosen, batch))
     where = [] if after is None else [col(User.id) > after]
     with Session(engine) as session:
         total = int(

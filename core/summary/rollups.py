@@ -20,7 +20,7 @@ from sqlmodel import Session, col
 
 from core.base.bulk import insert_rows
 from core.base.models import SummaryRollup, Transaction, User
-from core.summary.cells import Cell, cells_of, month_of
+from core.summary.cells import Cell, CellKey, cells_of, month_of
 from core.summary.merchants import normalise_uncached
 from core.summary.shapes import Txn
 
@@ -68,7 +68,7 @@ def _rows(session: Session, user_id: str, months: Sequence[int] | None) -> Itera
     return iter(session.execute(query.execution_options(yield_per=_STREAM_ROWS)))
 
 
-def _cells(rows: Iterator[Any]) -> dict[tuple[str, int, int, str, str], Cell]:
+def _cells(rows: Iterator[Any]) -> dict[CellKey, Cell]:
     # The uncached merchant names: a write's pass must not fill the process-wide cache.
     return cells_of(
         (
@@ -169,14 +169,11 @@ def drift(session: Session, user_id: str) -> list[str]:
     built = session.execute(sa.select(col(User.rollups_built)).where(col(User.id) == user_id))
     if not built.scalar():
         return []
-    expected = {
-        key: row
-        for key, row in _keyed(cell_rows(user_id, _cells(_rows(session, user_id, None)).values()))
-    }
+    expected = dict(_keyed(cell_rows(user_id, _cells(_rows(session, user_id, None)).values())))
     stored_rows = session.execute(
         sa.select(SummaryRollup).where(col(SummaryRollup.user_id) == user_id)
     ).scalars()
-    stored = {key: row for key, row in _keyed([r.model_dump() for r in stored_rows])}
+    stored = dict(_keyed(row.model_dump() for row in stored_rows))
     problems = []
     for key in sorted(set(expected) | set(stored)):
         if key not in stored:
