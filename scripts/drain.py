@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -22,4 +23,8 @@ except KeyboardInterrupt:
     raise SystemExit(EXIT_INTERRUPTED) from None
 
 if __name__ == "__main__":
-    raise SystemExit(main(get_kind))
+    status = main(get_kind)
+    # The work is done (or handed back): a Ctrl-C now would only kill the exit itself, with no
+    # message, once Python has put the default SIGINT handler back while finalising.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise SystemExit(status)
