@@ -39,9 +39,13 @@ class DrainFigures(TypedDict):
     floor_seconds: float
     floor_users_per_second: float
     drain_to_floor: float
+    # The drain's own reads (versions, stored summaries, last month's rows, cells) alone.
+    own_reads_seconds: float
+    own_reads_to_floor: float
     samples_seconds: list[float]
     samples_naive_seconds: list[float]
     samples_floor_seconds: list[float]
+    samples_own_reads_seconds: list[float]
 
 
 class UpstashFigures(TypedDict):

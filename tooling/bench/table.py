@@ -39,6 +39,8 @@ def _drain(f: DrainFigures) -> list[Row]:
         ("database floor", f"{f['floor_users_per_second']:,.0f} users/s"),
         ("", f"({f['floor_seconds']:.2f} s of batched reads)"),
         ("ratio drain / floor", f"{f['drain_to_floor']:.2f}x the floor"),
+        ("the drain's own reads", f"{f['own_reads_seconds']:.2f} s (cells, not transactions)"),
+        ("", f"({f['own_reads_to_floor']:.2f}x the floor before any computation or write)"),
     ]
 
 

@@ -12,16 +12,20 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from core.drain import runner as core_drain
 from core.drain.kinds import JobContext, JobKind
-from core.queue import JobQueue
+from core.queue import ClaimedJob, JobQueue
 from core.queue.client import get_redis
 from core.writes.ledger import SUMMARY_KIND
 from functions import get_kind
+from functions.financial_summary.batch import Batch
+from functions.financial_summary.read import last_month, read_versions, stream_cells
 from tooling.bench.data import load_ledger, mark_all_fresh, reset_summaries, user_ids
 from tooling.bench.environment import BenchConfig, BenchEnvironment
 from tooling.bench.measure import median, ratio, trusted
@@ -48,6 +52,7 @@ class _Samples:
     drain: list[float] = field(default_factory=list)
     naive: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    own_reads: list[float] = field(default_factory=list)
     drain_usage: list[UpstashUsage] = field(default_factory=list)
     naive_usage: list[UpstashUsage] = field(default_factory=list)
     enqueue_usage: list[UpstashUsage] = field(default_factory=list)
@@ -113,6 +118,13 @@ class _Run:
         read_floor(self.env.engine, self.users, batch)
         self.samples.floor.append(time.perf_counter() - started)
 
+    def own_reads(self) -> None:
+        batch = self.env.settings.drain_batch_size
+        held = self.env.settings.drain_max_batch_rows
+        started = time.perf_counter()
+        read_as_the_drain(self.env.engine, self.users, batch, held)
+        self.samples.own_reads.append(time.perf_counter() - started)
+
 
 def read_floor(engine: Engine, users: Sequence[str], batch_size: int) -> int:
     """Only the batch reads a drain cannot avoid; returns the transaction rows fetched.
@@ -128,6 +140,23 @@ def read_floor(engine: Engine, users: Sequence[str], batch_size: int) -> int:
     return fetched
 
 
+def read_as_the_drain(engine: Engine, users: Sequence[str], batch_size: int, held_rows: int) -> int:
+    """The reads the drain itself makes, through the job's own read functions (versions and
+    stored summaries, last month's rows, the rollup cells), by batch; returns the cells read.
+    What the drain adds on top of this is its computation and its write transaction."""
+    cells = 0
+    today = datetime.now(UTC).date()
+    for start in range(0, len(users), batch_size):
+        ids = list(users[start : start + batch_size])
+        jobs = [ClaimedJob(id=uid, attempt=1) for uid in ids]
+        with Session(engine) as session:
+            read_versions(session, Batch(jobs=jobs))
+            last_month(session, ids, today)
+            for _, rows in stream_cells(session, ids, held_rows):
+                cells += sum(1 for _ in rows)
+    return cells
+
+
 def measure_drain(
     env: BenchEnvironment, config: BenchConfig, echo: Echo
 ) -> tuple[DrainFigures, UpstashFigures]:
@@ -139,13 +168,14 @@ def measure_drain(
     naive_users = users[: max(1, min(config.naive_users, len(users)))]
     run = _Run(env=env, kind=kind, queue=queue, users=users, naive_users=naive_users)
     for rep in range(config.repeat):
-        steps = (run.drain, run.naive, run.floor)
+        steps = (run.drain, run.naive, run.floor, run.own_reads)
         for step in steps if rep % 2 == 0 else reversed(steps):
             step()
         s = run.samples
         echo(
             f"  drain rep {rep + 1}/{config.repeat}: drain {s.drain[-1]:.2f}s, "
-            f"naive {s.naive[-1]:.2f}s ({len(naive_users)} users), floor {s.floor[-1]:.2f}s"
+            f"naive {s.naive[-1]:.2f}s ({len(naive_users)} users), floor {s.floor[-1]:.2f}s, "
+            f"the drain's reads {s.own_reads[-1]:.2f}s"
         )
     # The naive runs leave the users they did not cover dirty; later sections expect quiet.
     mark_all_fresh(env.database_url)
@@ -157,6 +187,7 @@ def _drain_figures(
     s: _Samples, config: BenchConfig, transactions: int, naive_users: int, env: BenchEnvironment
 ) -> DrainFigures:
     seconds, naive, floor = median(s.drain), median(s.naive), median(s.floor)
+    own_reads = median(s.own_reads)
     per_second = config.users / seconds
     naive_per_second = naive_users / naive
     return DrainFigures(
@@ -173,9 +204,12 @@ def _drain_figures(
         floor_seconds=floor,
         floor_users_per_second=config.users / floor,
         drain_to_floor=ratio(seconds, floor),
+        own_reads_seconds=own_reads,
+        own_reads_to_floor=ratio(own_reads, floor),
         samples_seconds=s.drain,
         samples_naive_seconds=s.naive,
         samples_floor_seconds=s.floor,
+        samples_own_reads_seconds=s.own_reads,
     )
 
 
