@@ -7,6 +7,8 @@ reference; JSON needs a Redis with the JSON module, and is skipped on one withou
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterator
@@ -228,7 +230,6 @@ def test_json_set_and_get_shapes(json_client: Redis, prefix: str) -> None:
 
     assert json_client.json.get(key) == [DOC]
     assert json_client.json.get(key, "$.array") == [[1, 2, 3, 4]]
-    assert json_client.json.get(key, "$..array") == [[1, 2, 3, 4], [1, 2, 3]]
     assert json_client.json.get(key, "$.missing") == []
     assert json_client.json.get(key, "$.array", "$.int") == {
         "$.array": [[1, 2, 3, 4]],
@@ -279,3 +280,127 @@ def test_json_arrindex_merge_numincrby_and_resp_as_redis_answers(
     assert json_client.json.get(fresh) == [{"a": 1}]
     assert json_client.json.numincrby(key, "$.missing", 1) == []
     assert json_client.json.resp(key, "$.object") == [["{", "array", ["[", 1, 2, 3]]]
+
+
+# `$..` (recursive descent): Upstash lists the matches in the reverse of the document order in
+# which Redis lists them (every `$..` expectation of the SDK's own JSON tests is Redis's list
+# reversed: the nested match first). The embedded backend answers as Upstash does; in front of a
+# real Redis the command is passed through, so Redis's order is the expectation there.
+
+
+def in_backend_order(backend_url: str | None, upstash: list[Any]) -> list[Any]:
+    return upstash if backend_url is None else upstash[::-1]
+
+
+def test_json_recursive_descent_reads_in_upstash_order(
+    json_client: Redis, backend_url: str | None, prefix: str
+) -> None:
+    key, other = f"{prefix}doc", f"{prefix}other"
+    json_client.json.set(
+        key, "$", {"a": 1, "n": {"a": 2, "m": {"a": 3}}, "s": "x", "t": {"s": "yz"}}
+    )
+    json_client.json.set(other, "$", {"a": 4, "n": {"a": 5}})
+    order = functools.partial(in_backend_order, backend_url)
+
+    assert json_client.json.get(key, "$..a") == order([3, 2, 1])
+    assert json_client.json.get(key, "$..a", "$.s") == {"$..a": order([3, 2, 1]), "$.s": ["x"]}
+    assert json_client.json.mget([key, other], "$..a") == [order([3, 2, 1]), order([5, 4])]
+    assert json_client.json.resp(key, "$..m") == [["{", "a", 3]]
+    assert json_client.json.strlen(key, "$..s") == order([2, 1])
+    assert json_client.json.type(key, "$..a") == ["integer"] * 3
+    assert json_client.json.objlen(key, "$..n") == [2]
+    assert json_client.json.get(key, "..a") == 1  # a legacy path answers the first match
+
+
+def test_json_recursive_descent_writes_answer_in_upstash_order(
+    json_client: Redis, backend_url: str | None, prefix: str
+) -> None:
+    key = f"{prefix}doc"
+    json_client.json.set(
+        key,
+        "$",
+        {
+            "v": 1,
+            "b": True,
+            "arr": [1],
+            "s": "a",
+            "o": {"v": 2, "b": False, "arr": [2, 3], "s": "bc"},
+        },
+    )
+    order = functools.partial(in_backend_order, backend_url)
+
+    assert json_client.json.numincrby(key, "$..v", 1) == order([3, 2])
+    assert json_client.json.nummultby(key, "$..v", 2) == order([6, 4])
+    assert json_client.json.toggle(key, "$..b") == order([True, False])
+    assert json_client.json.strappend(key, "$..s", "!") == order([3, 2])
+    assert json_client.json.arrappend(key, "$..arr", 9) == order([3, 2])
+    assert json_client.json.arrinsert(key, "$..arr", 0, 0) == order([4, 3])
+    assert json_client.json.arrindex(key, "$..arr", 9) == order([3, 2])
+    assert json_client.json.arrlen(key, "$..arr") == order([4, 3])
+    assert json_client.json.arrpop(key, "$..arr", 0) == order([0, 0])
+    assert json_client.json.arrtrim(key, "$..arr", 0, 1) == order([2, 2])
+    assert json_client.json.objkeys(key, "$..o") == [["v", "b", "arr", "s"]]
+    assert json_client.json.arrlen(key, "$.arr") == [2]  # a path without `..` is not reordered
+    tx = json_client.multi()
+    tx.json.strlen(key, "$..s")
+    tx.json.arrlen(key, "$..arr")
+    assert tx.exec() == [order([3, 2]), order([2, 2])]
+
+
+# --- JSON.MERGE, JSON.TOGGLE and JSON.SET as Redis and Upstash answer them ----------------------
+
+
+def test_json_merge_patches_every_match(json_client: Redis, prefix: str) -> None:
+    """RFC 7396 at each match: a value that is no object replaces it, null deletes it."""
+    key = f"{prefix}doc"
+    json_client.json.set(key, "$", {"int": 1, "array": [1, 2], "object": {"array": [3], "n": 0}})
+
+    assert json_client.json.merge(key, "$..array", [2, 2, 3, 4]) is True
+    assert json_client.json.get(key, "$.array", "$.object.array") == {
+        "$.array": [[2, 2, 3, 4]],
+        "$.object.array": [[2, 2, 3, 4]],
+    }
+    assert json_client.json.merge(key, "$.int", 5) is True
+    assert json_client.json.merge(key, "$.new", "x") is True  # a missing member is added
+    assert json_client.json.merge(key, "$.object.n", None) is True  # null deletes
+    assert json_client.json.merge(key, "$.array", {"a": {"b": 1, "c": None}}) is True
+    assert json_client.json.merge(key, "$.object", {"array": None, "z": 1}) is True
+    assert json_client.json.get(key) == [
+        {"int": 5, "array": {"a": {"b": 1}}, "object": {"z": 1}, "new": "x"}
+    ]
+
+
+def test_json_toggle_answers_null_for_a_match_that_is_no_boolean(
+    json_client: Redis, prefix: str
+) -> None:
+    key = f"{prefix}doc"
+    json_client.json.set(key, "$", {"bool": True, "obj": {"bool": False}, "int": 1})
+
+    assert json_client.json.toggle(key, "$.obj") == [None]
+    assert json_client.json.toggle(key, "$.int") == [None]
+    assert json_client.json.toggle(key, "$.missing") == []
+    assert json_client.json.toggle(key, "$.*") == [False, None, None]  # document order, no `..`
+    assert json_client.json.get(key) == [{"bool": False, "obj": {"bool": False}, "int": 1}]
+    with pytest.raises(UpstashError):
+        json_client.json.toggle(f"{prefix}none", "$.bool")
+
+
+def test_json_set_creates_no_missing_parent(
+    json_client: Redis, backend_url: str | None, prefix: str
+) -> None:
+    """Upstash refuses a path whose parent does not exist (Redis answers nil): no parent is made."""
+    key, fresh = f"{prefix}doc", f"{prefix}fresh"
+    json_client.json.set(key, "$", {"int": 1, "obj": {}})
+
+    for path in ("$.missing.str", "$.int.str", ".missing.str"):
+        if backend_url is None:
+            with pytest.raises(UpstashError, match="does not exist"):
+                json_client.json.set(key, path, "test")
+        else:
+            with contextlib.suppress(UpstashError):
+                assert json_client.json.set(key, path, "test") is False
+    assert json_client.json.set(key, "$.obj.str", "test") is True  # the parent exists
+    assert json_client.json.get(key) == [{"int": 1, "obj": {"str": "test"}}]
+    with pytest.raises(UpstashError, match="at the root"):
+        json_client.json.set(fresh, "$.a", 1)
+    assert json_client.json.get(fresh) is None
